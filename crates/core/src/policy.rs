@@ -1,0 +1,250 @@
+//! The operator's rules for the automatic OVERWRITE: the mode, which clusters
+//! it may touch, and how often. Parsed from text (environment variables in the
+//! Lambda, flags in the CLI) with errors that name the bad value.
+
+use serde::Serialize;
+
+/// Whether the OVERWRITE retry runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RemediationMode {
+    /// Never plan nor call.
+    Off,
+    /// Evaluate every guardrail and report the exact call, but never make it.
+    #[default]
+    DryRun,
+    /// Make the call when every guardrail holds.
+    Enforce,
+}
+
+impl RemediationMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemediationMode::Off => "off",
+            RemediationMode::DryRun => "dry-run",
+            RemediationMode::Enforce => "enforce",
+        }
+    }
+}
+
+impl std::str::FromStr for RemediationMode {
+    type Err = PolicyError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "off" => Ok(RemediationMode::Off),
+            "dry-run" | "dryrun" | "dry_run" => Ok(RemediationMode::DryRun),
+            "enforce" => Ok(RemediationMode::Enforce),
+            _ => Err(PolicyError::Mode {
+                value: text.to_owned(),
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{value:?} is not a remediation mode: use off, dry-run or enforce")]
+    Mode { value: String },
+    #[error(
+        "{pattern:?} is not a cluster name pattern: letters, digits, '-', '_' and '*' only, \
+         at most 100 characters"
+    )]
+    ClusterPattern { pattern: String },
+    #[error("{value:?} is not a whole number between {min} and {max}")]
+    Number { value: String, min: u64, max: u64 },
+}
+
+/// A cluster name, or a pattern where `*` stands for any run of characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ClusterPattern(String);
+
+impl ClusterPattern {
+    pub fn parse(pattern: &str) -> Result<ClusterPattern, PolicyError> {
+        let pattern = pattern.trim();
+        let valid = !pattern.is_empty()
+            && pattern.len() <= 100
+            && pattern
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*'));
+        if valid {
+            Ok(ClusterPattern(pattern.to_owned()))
+        } else {
+            Err(PolicyError::ClusterPattern {
+                pattern: pattern.to_owned(),
+            })
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Glob matching with `*` only. Cluster names cannot contain `*`, so a
+    /// full glob library would buy nothing here.
+    pub fn matches(&self, name: &str) -> bool {
+        let mut parts = self.0.split('*');
+        let Some(first) = parts.next() else {
+            return false;
+        };
+        let Some(mut rest) = name.strip_prefix(first) else {
+            return false;
+        };
+        let tail: Vec<&str> = parts.collect();
+        let Some((last, middle)) = tail.split_last() else {
+            return rest.is_empty();
+        };
+        for part in middle {
+            match rest.find(part) {
+                Some(at) => rest = &rest[at + part.len()..],
+                None => return false,
+            }
+        }
+        rest.len() >= last.len() && rest.ends_with(last)
+    }
+}
+
+/// Parse a comma- or whitespace-separated list of patterns.
+pub fn parse_cluster_patterns(list: &str) -> Result<Vec<ClusterPattern>, PolicyError> {
+    list.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|p| !p.is_empty())
+        .map(ClusterPattern::parse)
+        .collect()
+}
+
+/// Which clusters the OVERWRITE may touch. The deny list wins.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ClusterSelection {
+    /// Empty: every cluster not denied.
+    pub allow: Vec<ClusterPattern>,
+    pub deny: Vec<ClusterPattern>,
+}
+
+/// Why a cluster is not selected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind")]
+pub enum ClusterExclusion {
+    Denied { pattern: String },
+    NotAllowed,
+}
+
+impl ClusterSelection {
+    pub fn check(&self, cluster: &str) -> Result<(), ClusterExclusion> {
+        if let Some(pattern) = self.deny.iter().find(|p| p.matches(cluster)) {
+            return Err(ClusterExclusion::Denied {
+                pattern: pattern.as_str().to_owned(),
+            });
+        }
+        if !self.allow.is_empty() && !self.allow.iter().any(|p| p.matches(cluster)) {
+            return Err(ClusterExclusion::NotAllowed);
+        }
+        Ok(())
+    }
+}
+
+/// At most `max_updates` OVERWRITE updates per cluster within `window_seconds`,
+/// counted from the add-on's own update history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct OverwriteBound {
+    pub max_updates: u32,
+    pub window_seconds: u64,
+}
+
+impl Default for OverwriteBound {
+    /// One per day: a conflict that returns within a day is being re-applied
+    /// by something (GitOps, a script), and fighting it is a human decision.
+    fn default() -> Self {
+        OverwriteBound {
+            max_updates: 1,
+            window_seconds: 24 * 3600,
+        }
+    }
+}
+
+/// Parse a whole number within bounds, naming the value when it is not one.
+pub fn parse_number(text: &str, min: u64, max: u64) -> Result<u64, PolicyError> {
+    text.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| PolicyError::Number {
+            value: text.to_owned(),
+            min,
+            max,
+        })
+}
+
+/// The whole remediation policy.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Policy {
+    pub mode: RemediationMode,
+    pub clusters: ClusterSelection,
+    pub bound: OverwriteBound,
+}
+
+impl Policy {
+    /// The policy of the offline replay: dry-run, every cluster.
+    pub fn offline() -> Policy {
+        Policy::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modes_parse_and_reject() {
+        assert_eq!(
+            "Enforce".parse::<RemediationMode>(),
+            Ok(RemediationMode::Enforce)
+        );
+        assert_eq!(
+            " dry-run ".parse::<RemediationMode>(),
+            Ok(RemediationMode::DryRun)
+        );
+        assert!(matches!(
+            "yes".parse::<RemediationMode>(),
+            Err(PolicyError::Mode { .. })
+        ));
+    }
+
+    #[test]
+    fn glob_patterns() {
+        let p = |s: &str| ClusterPattern::parse(s).unwrap();
+        assert!(p("prod-*").matches("prod-payments"));
+        assert!(!p("prod-*").matches("staging-prod"));
+        assert!(p("*-eu").matches("data-eu"));
+        assert!(p("a*b*c").matches("axxbyyc"));
+        assert!(!p("a*b*c").matches("axxbyy"));
+        assert!(p("exact").matches("exact"));
+        assert!(!p("exact").matches("exactly"));
+        assert!(p("*").matches("anything"));
+        assert!(!p("ab*ba").matches("aba"));
+        assert!(ClusterPattern::parse("bad name").is_err());
+    }
+
+    #[test]
+    fn deny_wins_over_allow() {
+        let selection = ClusterSelection {
+            allow: parse_cluster_patterns("prod-*, staging-web").unwrap(),
+            deny: parse_cluster_patterns("prod-legacy").unwrap(),
+        };
+        assert_eq!(selection.check("prod-payments"), Ok(()));
+        assert_eq!(
+            selection.check("prod-legacy"),
+            Err(ClusterExclusion::Denied {
+                pattern: "prod-legacy".into()
+            })
+        );
+        assert_eq!(selection.check("dev"), Err(ClusterExclusion::NotAllowed));
+    }
+
+    #[test]
+    fn numbers_are_bounded() {
+        assert_eq!(parse_number("3", 1, 10), Ok(3));
+        assert!(parse_number("0", 1, 10).is_err());
+        assert!(parse_number("x", 1, 10).is_err());
+    }
+}

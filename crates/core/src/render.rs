@@ -1,0 +1,900 @@
+//! Rendering a plan and its outcome into the alert: the Amazon Q Developer in
+//! chat applications custom-notification JSON, plain text for email and
+//! terminals, the SNS subject and at most ten SNS message attributes. Every
+//! string from the event or from AWS is untrusted: it is clipped, stripped of
+//! control characters, and rendered only inside inert code spans or blocks.
+//! The whole message stays within SNS's 256 KiB whatever the input.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::catalog::{CommandKind, Entry, Severity};
+use crate::decide::{ADDON_NAME, NoAction, Outcome, Plan, Subject, format_time};
+use crate::event::{CoverageEvent, Resource, Transition};
+use crate::facts::{Fact, Facts};
+use crate::text::{
+    ascii_ellipsis, code_block, code_span, command_block, find_owner_account_id, find_vpc_id,
+    inert_prose, is_account_id, is_eks_cluster_name, is_region, printable_ascii, scrub_controls,
+    truncate_marked,
+};
+
+/// SNS's limit on a message, attributes and subject included.
+pub const MAX_MESSAGE_BYTES: usize = 256 * 1024;
+/// SNS subjects must be shorter than 100 characters.
+pub const MAX_SUBJECT_CHARS: usize = 99;
+/// SNS allows at most 10 message attributes.
+pub const MAX_ATTRIBUTES: usize = 10;
+
+/// How much of each untrusted string is kept. Halved on each retry when a
+/// message would still not fit, which the first budget already guarantees.
+#[derive(Debug, Clone, Copy)]
+struct Budget {
+    name: usize,
+    issue: usize,
+    fact: usize,
+    raw_event: usize,
+}
+
+const BUDGET: Budget = Budget {
+    name: 256,
+    issue: 8 * 1024,
+    fact: 2 * 1024,
+    raw_event: 32 * 1024,
+};
+
+/// The rendered alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    pub subject: String,
+    /// The chat-notification JSON (pretty-printed so it also reads in email).
+    pub chat_message: String,
+    /// The same alert as plain text.
+    pub text_message: String,
+    pub attributes: BTreeMap<&'static str, String>,
+}
+
+impl Alert {
+    /// Bytes SNS counts for a publish with this body.
+    pub fn publish_size(&self, body: &str) -> usize {
+        body.len()
+            + self.subject.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + "String".len())
+                .sum::<usize>()
+    }
+}
+
+/// The Lambda's return value and the CLI's summary line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub event_id: String,
+    pub issue_id: String,
+    pub cluster: Option<String>,
+    pub action: &'static str,
+    pub outcome: String,
+    pub update_id: Option<String>,
+    /// The SNS message id, or "stdout" when no topic is configured.
+    pub message_id: String,
+}
+
+pub fn summary(plan: &Plan, outcome: &Outcome, message_id: &str) -> Summary {
+    Summary {
+        event_id: clip(&plan.event.envelope.id, BUDGET.name),
+        issue_id: issue_id(plan).to_owned(),
+        cluster: plan.event.cluster_name().map(|c| clip(c, BUDGET.name)),
+        action: outcome.action_label(),
+        outcome: outcome.label(),
+        update_id: outcome.update_id().map(str::to_owned),
+        message_id: message_id.to_owned(),
+    }
+}
+
+/// The catalog id, or a pseudo-id for events that have none.
+pub fn issue_id(plan: &Plan) -> &'static str {
+    match &plan.subject {
+        Subject::CoverageLost { entry, .. } => entry.id,
+        Subject::CoverageRestored => "recovered",
+        Subject::OutOfScope { .. } => "out-of-scope",
+        Subject::Unreadable { .. } => "unreadable-event",
+    }
+}
+
+/// Render the alert for a plan and what came of it.
+pub fn render(plan: &Plan, outcome: &Outcome) -> Alert {
+    let mut budget = BUDGET;
+    loop {
+        let alert = render_with(plan, outcome, budget);
+        let biggest = alert
+            .publish_size(&alert.chat_message)
+            .max(alert.publish_size(&alert.text_message));
+        if biggest <= MAX_MESSAGE_BYTES || budget.name <= 16 {
+            return alert;
+        }
+        budget = Budget {
+            name: budget.name / 2,
+            issue: budget.issue / 2,
+            fact: budget.fact / 2,
+            raw_event: budget.raw_event / 2,
+        };
+    }
+}
+
+fn clip(text: &str, max: usize) -> String {
+    truncate_marked(&scrub_controls(text), max)
+}
+
+/// The values commands are filled in with: only well-formed ones, else a
+/// placeholder, so nothing from the event can inject into a shell.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    cluster: String,
+    region: String,
+    account: String,
+    vpc: String,
+    owner_account: String,
+}
+
+impl CommandContext {
+    /// From loose values (the CLI's flags); invalid ones become placeholders.
+    pub fn new(
+        cluster: Option<&str>,
+        region: Option<&str>,
+        account: Option<&str>,
+        issue_text: &str,
+    ) -> Self {
+        let valid = |value: Option<&str>, check: fn(&str) -> bool, placeholder: &str| {
+            value.filter(|v| check(v)).unwrap_or(placeholder).to_owned()
+        };
+        CommandContext {
+            cluster: valid(cluster, is_eks_cluster_name, "<cluster-name>"),
+            region: valid(region, is_region, "<region>"),
+            account: valid(account, is_account_id, "<account-id>"),
+            vpc: find_vpc_id(issue_text).unwrap_or("<vpc-id>").to_owned(),
+            owner_account: find_owner_account_id(issue_text)
+                .unwrap_or("<owner-account-id>")
+                .to_owned(),
+        }
+    }
+
+    fn for_event(event: &CoverageEvent, issue_text: &str) -> Self {
+        Self::new(
+            event.cluster_name(),
+            event.envelope.region.as_deref(),
+            event.resource_account(),
+            issue_text,
+        )
+    }
+
+    pub fn fill(&self, template: &str) -> String {
+        template
+            .replace("{cluster}", &self.cluster)
+            .replace("{region}", &self.region)
+            .replace("{account}", &self.account)
+            .replace("{vpc}", &self.vpc)
+            .replace("{owner_account}", &self.owner_account)
+    }
+}
+
+/// A catalog command with its placeholders filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FilledCommand {
+    pub purpose: String,
+    pub kind: CommandKind,
+    pub command: String,
+}
+
+pub fn fill_commands(entry: &Entry, context: &CommandContext) -> Vec<FilledCommand> {
+    entry
+        .commands
+        .iter()
+        .map(|c| FilledCommand {
+            purpose: context.fill(c.purpose),
+            kind: c.kind,
+            command: context.fill(c.template),
+        })
+        .collect()
+}
+
+/// Everything both renderings share, already clipped.
+struct View {
+    severity: Severity,
+    headline: String,
+    subject_tail: String,
+    emoji: &'static str,
+    cluster: Option<String>,
+    account: Option<String>,
+    region: Option<String>,
+    issue_raw: Option<String>,
+    addon_code: Option<String>,
+    entry: Option<&'static Entry>,
+    why: String,
+    did: String,
+    did_command: Option<String>,
+    facts: Vec<String>,
+    steps: Vec<String>,
+    commands: Vec<FilledCommand>,
+    links: Vec<(String, String)>,
+    raw_event: Option<String>,
+    extra_details: Vec<(String, String)>,
+}
+
+fn render_with(plan: &Plan, outcome: &Outcome, budget: Budget) -> Alert {
+    let view = build_view(plan, outcome, budget);
+    let chat = chat_json(plan, outcome, &view, budget);
+    let chat_message = serde_json::to_string_pretty(&chat).unwrap_or_else(|_| chat.to_string());
+    Alert {
+        subject: subject(plan, &view, budget),
+        chat_message,
+        text_message: plain_text(plan, &view),
+        attributes: attributes(plan, outcome, &view, budget),
+    }
+}
+
+fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
+    let event = &plan.event;
+    let envelope = &event.envelope;
+    let cluster = event.cluster_name().map(|c| clip(c, budget.name));
+    let account = event.resource_account().map(|a| clip(a, budget.name));
+    let region = envelope.region.as_deref().map(|r| clip(r, budget.name));
+    let (did, did_command) = describe_outcome(
+        outcome,
+        envelope.region.as_deref().filter(|r| is_region(r)),
+        budget,
+    );
+    let mut view = View {
+        severity: Severity::High,
+        headline: String::new(),
+        subject_tail: String::new(),
+        emoji: ":rotating_light:",
+        cluster,
+        account,
+        region,
+        issue_raw: None,
+        addon_code: None,
+        entry: None,
+        why: String::new(),
+        did,
+        did_command,
+        facts: describe_facts(event, &plan.facts, budget),
+        steps: Vec::new(),
+        commands: Vec::new(),
+        links: Vec::new(),
+        raw_event: None,
+        extra_details: Vec::new(),
+    };
+    match &plan.subject {
+        Subject::CoverageLost { entry, issue } => {
+            let context = CommandContext::for_event(event, &issue.raw);
+            view.severity = entry.severity;
+            view.emoji = match entry.severity {
+                Severity::High => ":rotating_light:",
+                Severity::Medium => ":warning:",
+                Severity::Low | Severity::Info => ":information_source:",
+            };
+            view.headline = entry.title.to_owned();
+            view.subject_tail = entry.id.to_owned();
+            view.entry = Some(entry);
+            view.issue_raw = Some(clip(&issue.raw, budget.issue));
+            view.addon_code = issue.addon_code().map(|c| clip(c.as_str(), budget.name));
+            view.why = entry.why.to_owned();
+            view.steps = entry.steps.iter().map(|s| (*s).to_owned()).collect();
+            view.commands = fill_commands(entry, &context);
+            view.links = entry
+                .links
+                .iter()
+                .map(|l| (l.title.to_owned(), l.url.to_owned()))
+                .collect();
+        }
+        Subject::CoverageRestored => {
+            view.severity = Severity::Info;
+            view.emoji = ":white_check_mark:";
+            view.headline = "GuardDuty runtime coverage restored".to_owned();
+            view.subject_tail = "recovered".to_owned();
+            view.why = "GuardDuty reports the cluster's runtime coverage as Healthy again: the agent is running and reporting.".to_owned();
+            view.steps = vec![
+                "No action needed.".to_owned(),
+                "If an OVERWRITE was made for this cluster, review the direct change it reverted (earlier alert in this thread) so it is not re-applied.".to_owned(),
+            ];
+            view.links = vec![(
+                "GuardDuty: runtime coverage and troubleshooting for Amazon EKS clusters".to_owned(),
+                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html".to_owned(),
+            )];
+        }
+        Subject::OutOfScope { resource_type } => {
+            view.severity = Severity::Medium;
+            view.emoji = ":warning:";
+            view.headline = format!(
+                "GuardDuty runtime coverage {} for a {} resource (not handled here)",
+                if envelope.transition == Transition::Healthy {
+                    "restored"
+                } else {
+                    "lost"
+                },
+                if resource_type.is_empty() {
+                    "non-EKS".to_owned()
+                } else {
+                    printable_ascii(&clip(resource_type, 32))
+                }
+            );
+            view.subject_tail = "out of scope".to_owned();
+            view.why = "This function explains and remediates Amazon EKS clusters only. The event is forwarded so that the coverage change is not lost; the EventBridge rule should filter it out.".to_owned();
+            if let Some(detail) = event.decoded_detail() {
+                if let Some(issue) = &detail.issue {
+                    view.issue_raw = Some(clip(&issue.raw, budget.issue));
+                }
+                if let Resource::Ecs(ecs) = &detail.resource {
+                    for (index, issue) in ecs.fargate_issues.iter().take(10).enumerate() {
+                        view.extra_details.push((
+                            format!("Fargate issue {}", index + 1),
+                            clip(issue, budget.fact),
+                        ));
+                    }
+                }
+            }
+            view.steps = vec![
+                "Troubleshoot with the GuardDuty ECS runtime coverage page.".to_owned(),
+                "Restrict the EventBridge rule to detail.resourceDetails.resourceType EKS."
+                    .to_owned(),
+            ];
+            view.links = vec![(
+                "GuardDuty: runtime coverage and troubleshooting for Amazon ECS clusters"
+                    .to_owned(),
+                "https://docs.aws.amazon.com/guardduty/latest/ug/gdu-assess-coverage-ecs.html"
+                    .to_owned(),
+            )];
+        }
+        Subject::Unreadable { error, raw_event } => {
+            view.severity = Severity::High;
+            view.emoji = ":warning:";
+            view.headline = "Unreadable GuardDuty coverage event".to_owned();
+            view.subject_tail = "unreadable event".to_owned();
+            view.why = format!(
+                "The event is a GuardDuty coverage event, but its detail could not be read: {}. The raw event is attached so that nothing is lost.",
+                clip(error, budget.fact)
+            );
+            view.raw_event = Some(clip(raw_event, budget.raw_event));
+            view.steps = vec![
+                "Read the raw event below for the cluster and the issue.".to_owned(),
+                "If GuardDuty changed its event schema, update the decoder (crates/core/src/event.rs).".to_owned(),
+            ];
+            view.links = vec![(
+                "GuardDuty: coverage status EventBridge schema".to_owned(),
+                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html#coverage-status-eventbridge-schema".to_owned(),
+            )];
+        }
+    }
+    view
+}
+
+/// What the function did, in a sentence, and the exact call when there is one.
+fn describe_outcome(
+    outcome: &Outcome,
+    region: Option<&str>,
+    budget: Budget,
+) -> (String, Option<String>) {
+    let region = region.unwrap_or("<region>");
+    match outcome {
+        Outcome::NoAction { why } => (
+            match why {
+                NoAction::Recovered => "Nothing: coverage is back.".to_owned(),
+                NoAction::OutOfScope => "Nothing: out of scope for this function.".to_owned(),
+                NoAction::Unreadable => "Nothing: the event could not be read; it is attached raw.".to_owned(),
+                NoAction::NotAutomatable(actionability) => match actionability {
+                    crate::catalog::Actionability::Manual => {
+                        "Nothing automatic: this issue needs an engineer (steps below).".to_owned()
+                    }
+                    crate::catalog::Actionability::NotActionable => {
+                        "Nothing: this is unsupported by design, not a fault.".to_owned()
+                    }
+                    crate::catalog::Actionability::Transient => {
+                        "Nothing: this clears by itself; act only if it persists.".to_owned()
+                    }
+                    crate::catalog::Actionability::AutomaticOverwrite => {
+                        "Nothing: the issue text does not carry a ConfigurationConflict code, so no OVERWRITE is made.".to_owned()
+                    }
+                },
+            },
+            None,
+        ),
+        Outcome::Skipped { reason, would_call, unchecked } => {
+            let mut sentence = format!("OVERWRITE retry not made: {}.", clip(&reason.explain(), budget.fact));
+            if !unchecked.is_empty() {
+                sentence.push_str(&format!(" Not checked, facts not gathered: {}.", unchecked.join("; ")));
+            }
+            if would_call.is_some() {
+                sentence.push_str(" The call it would make:");
+            }
+            (sentence, would_call.as_ref().map(|r| clip(&r.as_cli(region), budget.issue)))
+        }
+        Outcome::UpdateStarted { request, update_id, status } => (
+            format!(
+                "Retried the add-on update with conflict resolution OVERWRITE, keeping version {} and its configuration values: EKS update {} ({}), idempotency token {}.",
+                request.addon_version.as_deref().unwrap_or("?"),
+                clip(update_id, 128),
+                clip(status, 64),
+                request.client_request_token
+            ),
+            Some(clip(&request.as_cli(region), budget.issue)),
+        ),
+        Outcome::UpdateInFlight { request, message } => (
+            format!(
+                "Tried the OVERWRITE retry, but EKS reports an update already in flight (ResourceInUseException), so it was not retried: {}",
+                clip(message, 512)
+            ),
+            Some(clip(&request.as_cli(region), budget.issue)),
+        ),
+        Outcome::UpdateFailed { request, error } => (
+            format!("The OVERWRITE retry failed: {}. Follow the steps below.", clip(error, 1024)),
+            Some(clip(&request.as_cli(region), budget.issue)),
+        ),
+    }
+}
+
+/// The gathered facts as short lines (untrusted values clipped, rendered later as code).
+fn describe_facts(event: &CoverageEvent, facts: &Facts, budget: Budget) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(cluster) = event.eks_cluster() {
+        let count = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
+        let mut line = format!(
+            "Nodes (event): {} available of {} desired",
+            count(cluster.available_nodes),
+            count(cluster.desired_nodes)
+        );
+        if let Some(version) = &cluster.addon_version {
+            line.push_str(&format!("; agent version {}", clip(version, budget.name)));
+        }
+        lines.push(line);
+    }
+    match &facts.addon {
+        Fact::Known(addon) => {
+            let mut line = format!(
+                "Add-on {ADDON_NAME}: {}, version {}",
+                clip(addon.status.as_str(), budget.name),
+                addon
+                    .version
+                    .as_deref()
+                    .map_or("?".to_owned(), |v| clip(v, budget.name))
+            );
+            if addon
+                .configuration_values
+                .as_deref()
+                .is_some_and(|v| !v.trim().is_empty())
+            {
+                line.push_str(", custom configuration values kept");
+            }
+            lines.push(line);
+            for issue in addon.health_issues.iter().take(5) {
+                lines.push(format!(
+                    "Add-on health issue {}: {}",
+                    clip(&issue.code, budget.name),
+                    clip(&issue.message, budget.fact)
+                ));
+            }
+        }
+        Fact::Unavailable(why) => lines.push(format!(
+            "Add-on: could not be read ({})",
+            clip(why, budget.fact)
+        )),
+        Fact::NotGathered => {}
+    }
+    match &facts.coverage {
+        Fact::Known(coverage) => {
+            let mut line = format!(
+                "GuardDuty coverage now: {}",
+                coverage
+                    .coverage_status
+                    .as_deref()
+                    .map_or("?".to_owned(), |s| clip(s, budget.name))
+            );
+            if let (Some(covered), Some(compatible)) =
+                (coverage.covered_nodes, coverage.compatible_nodes)
+            {
+                line.push_str(&format!(
+                    ", {covered} of {compatible} compatible nodes covered"
+                ));
+            }
+            if let Some(management) = &coverage.management_type {
+                line.push_str(&format!(", agent {}", clip(management, budget.name)));
+            }
+            if let Some(updated) = coverage.updated_at {
+                line.push_str(&format!(", updated {}", format_time(updated)));
+            }
+            lines.push(line);
+            if let Some(issue) = coverage.issue.as_deref().filter(|i| !i.is_empty()) {
+                lines.push(format!(
+                    "GuardDuty's current issue: {}",
+                    clip(issue, budget.fact)
+                ));
+            }
+        }
+        Fact::Unavailable(why) => lines.push(format!(
+            "GuardDuty coverage: could not be read ({})",
+            clip(why, budget.fact)
+        )),
+        Fact::NotGathered => {}
+    }
+    match &facts.statistics {
+        Fact::Known(stats) => lines.push(format!(
+            "Account coverage in this region: {} healthy, {} unhealthy",
+            stats.healthy.map_or("?".to_owned(), |n| n.to_string()),
+            stats.unhealthy.map_or("?".to_owned(), |n| n.to_string())
+        )),
+        Fact::Unavailable(why) => lines.push(format!(
+            "Coverage statistics: could not be read ({})",
+            clip(why, budget.fact)
+        )),
+        Fact::NotGathered => {}
+    }
+    match &facts.update_history {
+        Fact::Known(history) => lines.push(format!(
+            "Add-on update history: {} update(s), {} with OVERWRITE",
+            history.len(),
+            history.iter().filter(|u| u.is_overwrite()).count()
+        )),
+        Fact::Unavailable(why) => lines.push(format!(
+            "Add-on update history: could not be read ({})",
+            clip(why, budget.fact)
+        )),
+        Fact::NotGathered => {}
+    }
+    if let Fact::Unavailable(why) = &facts.detector_id {
+        lines.push(format!(
+            "GuardDuty detector: could not be read ({})",
+            clip(why, budget.fact)
+        ));
+    }
+    lines
+}
+
+fn where_line(view: &View) -> String {
+    let mut parts = Vec::new();
+    if let Some(cluster) = &view.cluster {
+        parts.push(format!("cluster {}", code_span(cluster)));
+    }
+    if let Some(account) = &view.account {
+        parts.push(format!("account {}", code_span(account)));
+    }
+    if let Some(region) = &view.region {
+        parts.push(code_span(region));
+    }
+    parts.join(" · ")
+}
+
+fn thread_id(view: &View) -> String {
+    let part = |value: &Option<String>| {
+        let cleaned: String = value
+            .as_deref()
+            .unwrap_or("unknown")
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+            .take(100)
+            .collect();
+        if cleaned.is_empty() {
+            "unknown".to_owned()
+        } else {
+            cleaned
+        }
+    };
+    format!(
+        "guardduty-coverage/{}/{}/{}",
+        part(&view.account),
+        part(&view.region),
+        part(&view.cluster)
+    )
+}
+
+fn chat_json(plan: &Plan, outcome: &Outcome, view: &View, budget: Budget) -> Value {
+    let mut description = Vec::new();
+    let where_ = where_line(view);
+    if !where_.is_empty() {
+        description.push(where_);
+    }
+    if let Some(entry) = view.entry {
+        description.push(format!(
+            "*Issue* {} · severity *{}* · {}",
+            code_span(entry.id),
+            entry.severity.as_str(),
+            entry.actionability.as_str()
+        ));
+    }
+    description.push(format!("*Why:* {}", inert_prose(&view.why)));
+    if let Some(raw) = &view.issue_raw {
+        description.push(format!("*GuardDuty said:*\n{}", code_block(raw)));
+    }
+    for (label, value) in &view.extra_details {
+        description.push(format!("*{label}:* {}", code_span(value)));
+    }
+    let mut did = format!("*What this function did:* {}", inert_prose(&view.did));
+    if let Some(command) = &view.did_command {
+        did.push('\n');
+        did.push_str(&code_block(command));
+    }
+    description.push(did);
+    if !view.facts.is_empty() {
+        let facts: Vec<String> = view
+            .facts
+            .iter()
+            .map(|f| format!("• {}", code_span(f)))
+            .collect();
+        description.push(format!("*Live state:*\n{}", facts.join("\n")));
+    }
+    for FilledCommand {
+        purpose,
+        kind,
+        command,
+    } in &view.commands
+    {
+        let label = match kind {
+            CommandKind::Shell => format!("*{purpose}:*"),
+            CommandKind::LogsInsights => format!("*{purpose}* (CloudWatch Logs Insights):"),
+        };
+        description.push(format!("{label}\n{}", command_block(command)));
+    }
+    if let Some(raw) = &view.raw_event {
+        description.push(format!("*Raw event:*\n{}", code_block(raw)));
+    }
+    if !view.links.is_empty() {
+        let links: Vec<String> = view
+            .links
+            .iter()
+            .map(|(title, url)| format!("• {title}: {url}"))
+            .collect();
+        description.push(format!("*Docs:*\n{}", links.join("\n")));
+    }
+
+    let title = match &view.cluster {
+        Some(cluster) => format!(
+            "{} {} on {}",
+            view.emoji,
+            inert_prose(&view.headline),
+            code_span(cluster)
+        ),
+        None => format!("{} {}", view.emoji, inert_prose(&view.headline)),
+    };
+    let mut keywords = vec!["GuardDuty".to_owned(), view.severity.as_str().to_owned()];
+    match view.entry {
+        Some(entry) => keywords.push(entry.id.to_owned()),
+        None => keywords.push(issue_id(plan).to_owned()),
+    }
+    if let Some(cluster) = &view.cluster {
+        keywords.push(ascii_ellipsis(&printable_ascii(cluster), 64));
+    }
+    let mut related = Vec::new();
+    if let (Some(cluster), Some(account), Some(region)) = (
+        plan.event.cluster_name().filter(|c| is_eks_cluster_name(c)),
+        plan.event.resource_account().filter(|a| is_account_id(a)),
+        plan.event
+            .envelope
+            .region
+            .as_deref()
+            .filter(|r| is_region(r)),
+    ) {
+        related.push(format!("arn:aws:eks:{region}:{account}:cluster/{cluster}"));
+    }
+    if let Some(arn) = plan.facts.addon.known().and_then(|a| a.arn.as_deref()) {
+        related.push(clip(arn, budget.name));
+    }
+    let mut context = serde_json::Map::new();
+    context.insert(
+        "eventId".into(),
+        json!(clip(&plan.event.envelope.id, budget.name)),
+    );
+    context.insert("issueId".into(), json!(issue_id(plan)));
+    context.insert("severity".into(), json!(view.severity.as_str()));
+    context.insert("remediationMode".into(), json!(plan.mode.as_str()));
+    context.insert("action".into(), json!(outcome.action_label()));
+    context.insert("outcome".into(), json!(outcome.label()));
+    if let Some(update_id) = outcome.update_id() {
+        context.insert("updateId".into(), json!(clip(update_id, budget.name)));
+    }
+    if let Some(code) = &view.addon_code {
+        context.insert("addonIssueCode".into(), json!(code));
+    }
+    if let Some(entry) = view.entry {
+        context.insert("actionability".into(), json!(entry.actionability.as_str()));
+    }
+    json!({
+        "version": "1.0",
+        "source": "custom",
+        "id": clip(&plan.event.envelope.id, budget.name),
+        "content": {
+            "textType": "client-markdown",
+            "title": title,
+            "description": description.join("\n\n"),
+            "nextSteps": view.steps,
+            "keywords": keywords,
+        },
+        "metadata": {
+            "threadId": thread_id(view),
+            "summary": summary_line(view, outcome),
+            "eventType": plan.event.envelope.transition.detail_type(),
+            "relatedResources": related,
+            "additionalContext": context,
+        }
+    })
+}
+
+fn summary_line(view: &View, outcome: &Outcome) -> String {
+    let place = match (&view.cluster, &view.region) {
+        (Some(cluster), Some(region)) => format!("{cluster} ({region}): "),
+        (Some(cluster), None) => format!("{cluster}: "),
+        _ => String::new(),
+    };
+    ascii_ellipsis(
+        &printable_ascii(&format!(
+            "{place}{}. Action: {}",
+            view.headline,
+            outcome.label()
+        )),
+        300,
+    )
+}
+
+fn subject(plan: &Plan, view: &View, budget: Budget) -> String {
+    let badge = match plan.subject {
+        Subject::CoverageRestored => "RESOLVED".to_owned(),
+        _ => view.severity.as_str().to_ascii_uppercase(),
+    };
+    let place = match (&view.cluster, &view.region) {
+        (Some(cluster), Some(region)) => {
+            format!(" on {} ({})", clip(cluster, 60), clip(region, 20))
+        }
+        (Some(cluster), None) => format!(" on {}", clip(cluster, 60)),
+        _ => String::new(),
+    };
+    let text = match &plan.subject {
+        Subject::CoverageLost { .. } => format!(
+            "[{badge}] GuardDuty agent unhealthy{place}: {}",
+            view.subject_tail
+        ),
+        Subject::CoverageRestored => format!("[{badge}] GuardDuty coverage healthy again{place}"),
+        Subject::OutOfScope { .. } => {
+            format!("[{badge}] GuardDuty coverage change{place} - out of scope")
+        }
+        Subject::Unreadable { .. } => format!(
+            "[{badge}] Unreadable GuardDuty coverage event {}",
+            clip(&plan.event.envelope.id, budget.name.min(64))
+        ),
+    };
+    let cleaned = printable_ascii(&text);
+    if cleaned.is_empty() {
+        "GuardDuty coverage alert".to_owned()
+    } else {
+        ascii_ellipsis(&cleaned, MAX_SUBJECT_CHARS)
+    }
+}
+
+fn attributes(
+    plan: &Plan,
+    outcome: &Outcome,
+    view: &View,
+    budget: Budget,
+) -> BTreeMap<&'static str, String> {
+    // SNS rejects empty attribute values.
+    let value = |text: Option<&str>| {
+        let cleaned = printable_ascii(text.unwrap_or(""));
+        if cleaned.is_empty() {
+            "unknown".to_owned()
+        } else {
+            ascii_ellipsis(&cleaned, budget.name)
+        }
+    };
+    let resource_type = match plan.event.decoded_detail().map(|d| &d.resource) {
+        Some(Resource::Eks(_)) => "EKS".to_owned(),
+        Some(Resource::Ecs(_)) => "ECS".to_owned(),
+        Some(Resource::Other { resource_type }) => value(Some(resource_type)),
+        None => "unknown".to_owned(),
+    };
+    let mut attributes = BTreeMap::new();
+    attributes.insert("severity", view.severity.as_str().to_owned());
+    attributes.insert("issue_id", issue_id(plan).to_owned());
+    attributes.insert(
+        "transition",
+        plan.event.envelope.transition.as_str().to_owned(),
+    );
+    attributes.insert("cluster", value(view.cluster.as_deref()));
+    attributes.insert("account", value(view.account.as_deref()));
+    attributes.insert("region", value(view.region.as_deref()));
+    attributes.insert("action", outcome.action_label().to_owned());
+    attributes.insert("outcome", outcome.label());
+    attributes.insert("resource_type", resource_type);
+    attributes.insert("event_id", value(Some(&plan.event.envelope.id)));
+    debug_assert!(attributes.len() <= MAX_ATTRIBUTES);
+    attributes
+}
+
+fn plain_text(plan: &Plan, view: &View) -> String {
+    let mut out = String::new();
+    let where_ = [
+        view.cluster.as_ref().map(|c| format!("cluster {c}")),
+        view.account.as_ref().map(|a| format!("account {a}")),
+        view.region.clone(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(", ");
+    out.push_str(&format!(
+        "{} [{}]\n",
+        view.headline,
+        view.severity.as_str().to_ascii_uppercase()
+    ));
+    if !where_.is_empty() {
+        out.push_str(&format!("Where: {where_}\n"));
+    }
+    if let Some(entry) = view.entry {
+        out.push_str(&format!(
+            "Issue: {} ({})\n",
+            entry.id,
+            entry.actionability.as_str()
+        ));
+    }
+    out.push_str(&format!("\nWhy: {}\n", view.why));
+    if let Some(raw) = &view.issue_raw {
+        out.push_str(&format!("\nGuardDuty said:\n  {}\n", indent(raw)));
+    }
+    for (label, value) in &view.extra_details {
+        out.push_str(&format!("{label}: {value}\n"));
+    }
+    out.push_str(&format!("\nWhat this function did: {}\n", view.did));
+    if let Some(command) = &view.did_command {
+        out.push_str(&format!("  {}\n", indent(command)));
+    }
+    if !view.facts.is_empty() {
+        out.push_str("\nLive state:\n");
+        for fact in &view.facts {
+            out.push_str(&format!("  - {fact}\n"));
+        }
+    }
+    if !view.steps.is_empty() {
+        out.push_str("\nNext steps:\n");
+        for (index, step) in view.steps.iter().enumerate() {
+            out.push_str(&format!("  {}. {step}\n", index + 1));
+        }
+    }
+    if !view.commands.is_empty() {
+        out.push_str("\nCommands:\n");
+        for FilledCommand {
+            purpose,
+            kind,
+            command,
+        } in &view.commands
+        {
+            let note = if *kind == CommandKind::LogsInsights {
+                " (CloudWatch Logs Insights)"
+            } else {
+                ""
+            };
+            out.push_str(&format!("  # {purpose}{note}\n  {}\n", indent(command)));
+        }
+    }
+    if let Some(raw) = &view.raw_event {
+        out.push_str(&format!("\nRaw event:\n  {}\n", indent(raw)));
+    }
+    if !view.links.is_empty() {
+        out.push_str("\nDocs:\n");
+        for (title, url) in &view.links {
+            out.push_str(&format!("  - {title}: {url}\n"));
+        }
+    }
+    out.push_str(&format!(
+        "\nEvent {} ({}){}\n",
+        clip(&plan.event.envelope.id, 128),
+        plan.event.envelope.transition.detail_type(),
+        plan.event
+            .envelope
+            .time
+            .as_deref()
+            .map(|t| format!(" at {}", clip(t, 64)))
+            .unwrap_or_default()
+    ));
+    out
+}
+
+fn indent(text: &str) -> String {
+    text.replace('\n', "\n  ")
+}

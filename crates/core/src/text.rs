@@ -1,0 +1,306 @@
+//! Text handling shared by the parser and the renderers: the matching key
+//! (case and punctuation folded away), truncation with a visible marker,
+//! markdown escaping of untrusted text, and the shell-safe checks that decide
+//! whether a value from the event may be pasted into a command.
+
+/// Lowercase ASCII letters and digits only. AWS's own issue strings vary in
+/// case, spacing and punctuation (`EKS Addon Issue`, `EKSAddonIssue`, a
+/// documented example with every space stripped), so both the text and the
+/// catalog's phrases are compared in this folded form.
+pub fn fold(text: &str) -> String {
+    text.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+/// If the folded form of `text` starts with `folded_prefix` and the prefix ends
+/// on a word boundary in `text`, the byte offset in `text` just after it.
+pub fn strip_folded_prefix(text: &str, folded_prefix: &str) -> Option<usize> {
+    let mut wanted = folded_prefix.bytes();
+    let mut next = wanted.next();
+    for (offset, c) in text.char_indices() {
+        let Some(expected) = next else {
+            // The prefix is consumed: it must not run into another word.
+            return (!c.is_ascii_alphanumeric()).then_some(offset);
+        };
+        if !c.is_ascii_alphanumeric() {
+            continue;
+        }
+        if c.to_ascii_lowercase() as u32 != u32::from(expected) {
+            return None;
+        }
+        next = wanted.next();
+    }
+    next.is_none().then_some(text.len())
+}
+
+/// Truncate to at most `max_bytes` bytes on a char boundary; when anything is
+/// cut, end with a marker saying how much.
+pub fn truncate_marked(text: &str, max_bytes: usize) -> String {
+    if text.len() <= max_bytes {
+        return text.to_owned();
+    }
+    let marker = format!(" …[truncated {} bytes]", text.len());
+    let keep = max_bytes.saturating_sub(marker.len());
+    let mut end = keep.min(text.len());
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{marker}", &text[..end])
+}
+
+/// Replace control characters (other than tab and newline) with U+FFFD so that
+/// nothing invisible reaches a chat client or a terminal.
+pub fn scrub_controls(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
+/// Characters that would let untrusted text escape a code span or block, or
+/// be read as a link, mention or entity by a chat client (Slack's `<!here>`,
+/// `<url|text>`), replaced by look-alikes. Chat clients differ in markdown
+/// (Slack ignores backslash escapes and longer fences), so untrusted text is
+/// only ever rendered inside code, made inert this way.
+fn neutralise_for_code(text: &str) -> String {
+    scrub_controls(text)
+        .chars()
+        .map(|c| match c {
+            '`' => '\u{02CB}',
+            '<' => '\u{2039}',
+            '>' => '\u{203A}',
+            '&' => '\u{FF06}',
+            other => other,
+        })
+        .collect()
+}
+
+/// Untrusted text as an inline code span (line breaks become spaces).
+pub fn code_span(text: &str) -> String {
+    let inert: String = neutralise_for_code(text)
+        .chars()
+        .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
+        .collect();
+    if inert.trim().is_empty() {
+        "`(empty)`".to_owned()
+    } else {
+        format!("`{inert}`")
+    }
+}
+
+/// Untrusted text as a fenced code block.
+pub fn code_block(text: &str) -> String {
+    format!("```\n{}\n```", neutralise_for_code(text))
+}
+
+/// One of our own commands (a catalog template with validated values filled
+/// in) as a fenced code block: only backticks are replaced, so that `&&`,
+/// `<placeholders>` and quotes stay copy-pasteable.
+pub fn command_block(command: &str) -> String {
+    format!(
+        "```\n{}\n```",
+        scrub_controls(command).replace('`', "\u{02CB}")
+    )
+}
+
+/// A prose sentence that may carry untrusted fragments (error messages, a bad
+/// cluster name), made inert for chat markdown: no formatting, link, mention
+/// or code markers survive, and it stays on one line.
+pub fn inert_prose(text: &str) -> String {
+    scrub_controls(text)
+        .chars()
+        .map(|c| match c {
+            '`' => '\u{02CB}',
+            '<' => '\u{2039}',
+            '>' => '\u{203A}',
+            '&' => '\u{FF06}',
+            '*' => '\u{2217}',
+            '~' => '\u{223C}',
+            '[' => '\u{FF3B}',
+            ']' => '\u{FF3D}',
+            '\n' | '\t' => ' ',
+            other => other,
+        })
+        .collect()
+}
+
+/// Printable ASCII only (0x20..=0x7E), runs of anything else collapsed into a
+/// single `?`, whitespace runs collapsed into one space.
+pub fn printable_ascii(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut last_was_space = false;
+    let mut last_was_replacement = false;
+    for c in text.chars() {
+        if c.is_whitespace() {
+            if !last_was_space && !out.is_empty() {
+                out.push(' ');
+            }
+            last_was_space = true;
+            last_was_replacement = false;
+        } else if (' '..='~').contains(&c) {
+            out.push(c);
+            last_was_space = false;
+            last_was_replacement = false;
+        } else {
+            if !last_was_replacement {
+                out.push('?');
+            }
+            last_was_replacement = true;
+            last_was_space = false;
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+/// Cut printable ASCII text to at most `max_chars`, ending with `...` when cut.
+pub fn ascii_ellipsis(text: &str, max_chars: usize) -> String {
+    if text.len() <= max_chars {
+        return text.to_owned();
+    }
+    let keep = max_chars.saturating_sub(3);
+    format!("{}...", text[..keep].trim_end())
+}
+
+/// EKS cluster names: a letter or digit, then letters, digits, `-` and `_`,
+/// at most 100 characters. Only such names are pasted into commands.
+pub fn is_eks_cluster_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphanumeric())
+        && name.len() <= 100
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// AWS region codes such as `us-east-1` or `us-gov-west-1`.
+pub fn is_region(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    parts.len() >= 3
+        && region.len() <= 30
+        && parts.iter().all(|p| !p.is_empty())
+        && parts[..parts.len() - 1]
+            .iter()
+            .all(|p| p.chars().all(|c| c.is_ascii_lowercase()))
+        && parts[parts.len() - 1].chars().all(|c| c.is_ascii_digit())
+}
+
+/// Twelve-digit AWS account ids.
+pub fn is_account_id(account: &str) -> bool {
+    account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())
+}
+
+/// The first `vpc-` id in the text (`vpc-` then 8 or 17 hex digits).
+pub fn find_vpc_id(text: &str) -> Option<&str> {
+    let mut search_from = 0;
+    while let Some(found) = text[search_from..].find("vpc-") {
+        let start = search_from + found;
+        let hex_len = text[start + 4..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            .count();
+        let boundary_before = text[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !c.is_ascii_alphanumeric());
+        if boundary_before && (8..=17).contains(&hex_len) {
+            return Some(&text[start..start + 4 + hex_len]);
+        }
+        search_from = start + 4;
+    }
+    None
+}
+
+/// The twelve-digit account id that follows "owner account" in the text.
+pub fn find_owner_account_id(text: &str) -> Option<&str> {
+    let lower = text.to_ascii_lowercase();
+    let after = lower.find("owner account")? + "owner account".len();
+    let rest = &text[after..];
+    let start = rest.find(|c: char| c.is_ascii_digit())?;
+    let digits = &rest[start..];
+    let len = digits.chars().take_while(char::is_ascii_digit).count();
+    let candidate = &digits[..len];
+    is_account_id(candidate).then_some(candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fold_drops_case_space_and_punctuation() {
+        assert_eq!(fold("EKS Addon Issue - X"), "eksaddonissuex");
+        assert_eq!(fold("EKSAddonIssue"), "eksaddonissue");
+    }
+
+    #[test]
+    fn folded_prefix_respects_word_boundaries() {
+        assert_eq!(strip_folded_prefix("Others: x", "others"), Some(6));
+        assert_eq!(strip_folded_prefix("Otherwise", "other"), None);
+        assert_eq!(
+            strip_folded_prefix("Addon  creation failed", "addoncreationfailed"),
+            Some(22)
+        );
+        assert_eq!(strip_folded_prefix("Add", "addon"), None);
+    }
+
+    #[test]
+    fn truncation_is_marked_and_bounded() {
+        let long = "é".repeat(1000);
+        let cut = truncate_marked(&long, 100);
+        assert!(cut.len() <= 100, "{}", cut.len());
+        assert!(cut.ends_with("[truncated 2000 bytes]"));
+        assert_eq!(truncate_marked("short", 100), "short");
+    }
+
+    #[test]
+    fn code_spans_and_blocks_cannot_be_escaped() {
+        let span = code_span("a`b <!channel> [x](y) &amp;\nz");
+        assert_eq!(span.matches('`').count(), 2);
+        assert!(!span.contains('<') && !span.contains('>') && !span.contains('&'));
+        assert!(!span.contains('\n'));
+        let block = code_block("```\nbreak out\n```");
+        assert_eq!(block.matches("```").count(), 2);
+        assert!(block.starts_with("```\n") && block.ends_with("\n```"));
+        assert_eq!(code_span(""), "`(empty)`");
+        let prose = inert_prose("*bold* [x](http://e) <!here> `c`\n# h");
+        assert!(
+            !prose.contains(['*', '[', ']', '<', '>', '`', '\n']),
+            "{prose}"
+        );
+    }
+
+    #[test]
+    fn printable_ascii_collapses_everything_else() {
+        assert_eq!(printable_ascii("a\u{7}\u{8}b\n\tc  d 集群"), "a?b c d ?");
+    }
+
+    #[test]
+    fn identifier_checks() {
+        assert!(is_eks_cluster_name("prod-payments_1"));
+        assert!(!is_eks_cluster_name("x; rm -rf /"));
+        assert!(!is_eks_cluster_name("-x"));
+        assert!(is_region("us-gov-west-1"));
+        assert!(is_region("eu-west-1"));
+        assert!(!is_region("us-east-1; ls"));
+        assert!(is_account_id("111122223333"));
+        assert!(!is_account_id("11112222333"));
+    }
+
+    #[test]
+    fn extracts_vpc_and_owner_ids() {
+        assert_eq!(
+            find_vpc_id("for shared VPC vpc-0abc1234def567890."),
+            Some("vpc-0abc1234def567890")
+        );
+        assert_eq!(find_vpc_id("myvpc-12345678"), None);
+        assert_eq!(
+            find_owner_account_id("Owner account ID 555555555555 for shared VPC"),
+            Some("555555555555")
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! Snapshots of the exact alert for every sample in `events/` (offline
+//! dry-run, as `coverage replay` and the Lambda without AWS produce it), and
+//! of the alerts that report an executed OVERWRITE.
+
+// Test helpers may fail loudly: a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use coverage_core::decide::{Outcome, Plan};
+use coverage_core::facts::{AddonHealthIssue, AddonState, AddonStatus, LiveCoverage};
+use coverage_core::{
+    Alert, Decision, Fact, Facts, Policy, RemediationMode, decide, decode_event_bytes, render,
+};
+
+fn show(alert: &Alert) -> String {
+    let attributes: Vec<String> = alert
+        .attributes
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    format!(
+        "--- subject\n{}\n--- attributes\n{}\n--- chat message\n{}\n--- text message\n{}",
+        alert.subject,
+        attributes.join("\n"),
+        alert.chat_message,
+        alert.text_message
+    )
+}
+
+fn replay(bytes: &[u8]) -> String {
+    match decode_event_bytes(bytes) {
+        Err(error) => format!("--- not a coverage event\n{error}\n"),
+        Ok(event) => {
+            let plan = decide(&event, &Facts::offline(), &Policy::offline());
+            let outcome = plan
+                .outcome_without_call()
+                .expect("offline plans make no call");
+            show(&render(&plan, &outcome))
+        }
+    }
+}
+
+#[test]
+fn every_sample_event() {
+    insta::glob!("../../../events", "*.json", |path| {
+        let bytes = std::fs::read(path).unwrap();
+        insta::assert_snapshot!(replay(&bytes));
+    });
+}
+
+fn enforced_plan() -> Plan {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/unhealthy.addon-configuration-conflict.json"
+    ))
+    .unwrap();
+    let event = decode_event_bytes(&bytes).unwrap();
+    let facts = Facts {
+        now: Some(1_773_480_127),
+        detector_id: Fact::Known("12abc34d567e8fa901bc2d34e56789f0".into()),
+        addon: Fact::Known(AddonState {
+            status: AddonStatus::Degraded,
+            version: Some("v1.10.0-eksbuild.2".into()),
+            configuration_values: Some(
+                r#"{"priorityClassName":"aws-guardduty-agent.priorityclass-high"}"#.into(),
+            ),
+            health_issues: vec![AddonHealthIssue {
+                code: "ConfigurationConflict".into(),
+                message: "Conflicts found when trying to apply.".into(),
+            }],
+            arn: Some(
+                "arn:aws:eks:us-east-1:111122223333:addon/prod-payments/aws-guardduty-agent/2ec7"
+                    .into(),
+            ),
+        }),
+        update_history: Fact::Known(vec![]),
+        coverage: Fact::Known(LiveCoverage {
+            coverage_status: Some("UNHEALTHY".into()),
+            issue: Some("Addon Update Failed:EKS Addon Issue - ConfigurationConflict: ...".into()),
+            covered_nodes: Some(0),
+            compatible_nodes: Some(6),
+            management_type: Some("AUTO_MANAGED".into()),
+            addon_version: Some("v1.10.0-eksbuild.2".into()),
+            addon_status: Some("DEGRADED".into()),
+            updated_at: Some(1_773_480_058),
+        }),
+        statistics: Fact::Unavailable("ThrottlingException: Rate exceeded".into()),
+    };
+    decide(
+        &event,
+        &facts,
+        &Policy {
+            mode: RemediationMode::Enforce,
+            ..Policy::default()
+        },
+    )
+}
+
+#[test]
+fn enforced_overwrite_outcomes() {
+    let plan = enforced_plan();
+    let Decision::Overwrite(request) = plan.decision.clone() else {
+        panic!("{:?}", plan.decision)
+    };
+    let started = Outcome::UpdateStarted {
+        request: request.clone(),
+        update_id: "b8a4c2f0-3d1e-4f5a-9b6c-7d8e9f0a1b2c".into(),
+        status: "InProgress".into(),
+    };
+    insta::assert_snapshot!("conflict_update_started", show(&render(&plan, &started)));
+    let in_flight = Outcome::UpdateInFlight {
+        request: request.clone(),
+        message: "ResourceInUseException: Addon aws-guardduty-agent is currently being updated"
+            .into(),
+    };
+    insta::assert_snapshot!(
+        "conflict_update_in_flight",
+        show(&render(&plan, &in_flight))
+    );
+    let failed = Outcome::UpdateFailed {
+        request,
+        error: "AccessDeniedException: User is not authorized to perform: eks:UpdateAddon".into(),
+    };
+    insta::assert_snapshot!("conflict_update_failed", show(&render(&plan, &failed)));
+}
