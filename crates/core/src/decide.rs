@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 
 use crate::catalog::{self, Actionability, Entry};
 use crate::event::{CoverageEvent, Detail, Resource, Transition};
-use crate::facts::{Fact, Facts, UpdateStatus};
+use crate::facts::{Fact, Facts, UpdateStatus, acting_account};
 use crate::issue::{AddonIssueCode, Issue};
 use crate::policy::{ClusterExclusion, Policy, RemediationMode};
 use crate::text::is_eks_cluster_name;
@@ -150,6 +150,10 @@ pub enum SkipReason {
         resource_account: String,
         function_account: String,
     },
+    OtherRegion {
+        event_region: String,
+        function_region: String,
+    },
     ClusterExcluded {
         pattern: String,
     },
@@ -188,6 +192,7 @@ impl SkipReason {
             SkipReason::DryRun => "dry-run",
             SkipReason::InvalidClusterName { .. } => "invalid-cluster-name",
             SkipReason::OtherAccount { .. } => "other-account",
+            SkipReason::OtherRegion { .. } => "other-region",
             SkipReason::ClusterExcluded { .. } => "cluster-excluded",
             SkipReason::ClusterNotAllowed { .. } => "cluster-not-allowed",
             SkipReason::AddonUnreadable { .. } => "addon-unreadable",
@@ -216,6 +221,12 @@ impl SkipReason {
                 function_account,
             } => format!(
                 "the cluster belongs to account {resource_account}, and this function only acts in its own account {function_account}"
+            ),
+            SkipReason::OtherRegion {
+                event_region,
+                function_region,
+            } => format!(
+                "the cluster is in {event_region}, and this function only acts in its own region {function_region}"
             ),
             SkipReason::ClusterExcluded { pattern } => {
                 format!("the cluster is excluded by the deny-list pattern {pattern:?}")
@@ -352,22 +363,40 @@ pub struct Plan {
     pub mode: RemediationMode,
 }
 
+/// What the shell does next with a plan.
+// Built and matched at once, never stored: boxing would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step<'a> {
+    /// Make this `UpdateAddon` call and report what EKS answers.
+    Call(&'a OverwriteRequest),
+    /// Nothing to call: this is the outcome.
+    Report(Outcome),
+}
+
 impl Plan {
-    /// The outcome when the plan makes no call; `None` when the shell must
-    /// make the OVERWRITE call and report what EKS answered.
-    pub fn outcome_without_call(&self) -> Option<Outcome> {
+    pub fn step(&self) -> Step<'_> {
         match &self.decision {
-            Decision::NoAction { why } => Some(Outcome::NoAction { why: why.clone() }),
+            Decision::NoAction { why } => Step::Report(Outcome::NoAction { why: why.clone() }),
             Decision::Skip {
                 reason,
                 would_call,
                 unchecked,
-            } => Some(Outcome::Skipped {
+            } => Step::Report(Outcome::Skipped {
                 reason: reason.clone(),
                 would_call: would_call.clone(),
                 unchecked: unchecked.clone(),
             }),
-            Decision::Overwrite(_) => None,
+            Decision::Overwrite(request) => Step::Call(request),
+        }
+    }
+
+    /// The outcome when the plan makes no call; `None` when the shell must
+    /// make the OVERWRITE call and report what EKS answered.
+    pub fn outcome_without_call(&self) -> Option<Outcome> {
+        match self.step() {
+            Step::Report(outcome) => Some(outcome),
+            Step::Call(_) => None,
         }
     }
 
@@ -468,7 +497,9 @@ fn decide_overwrite(
             cluster: cluster.to_owned(),
         });
     }
-    let function_account = event.envelope.account.clone().unwrap_or_default();
+    let function_account = acting_account(event, facts.function.as_ref())
+        .unwrap_or_default()
+        .to_owned();
     if let Some(resource_account) = event.resource_account()
         && resource_account != function_account
     {
@@ -476,6 +507,15 @@ fn decide_overwrite(
             resource_account: resource_account.to_owned(),
             function_account,
         });
+    }
+    if let Some(function) = &facts.function {
+        let event_region = event.envelope.region.as_deref().unwrap_or_default();
+        if event_region != function.region {
+            return skip(SkipReason::OtherRegion {
+                event_region: event_region.to_owned(),
+                function_region: function.region.clone(),
+            });
+        }
     }
     match policy.clusters.check(cluster) {
         Ok(()) => {}

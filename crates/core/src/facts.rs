@@ -176,11 +176,42 @@ pub struct CoverageStatistics {
     pub unhealthy: Option<i64>,
 }
 
+/// Where this function runs, from its own ARN: it may only write there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FunctionIdentity {
+    pub account: String,
+    pub region: String,
+}
+
+impl FunctionIdentity {
+    /// From `arn:<partition>:lambda:<region>:<account>:function:<name>[:qualifier]`.
+    pub fn from_arn(arn: &str) -> Option<FunctionIdentity> {
+        let mut parts = arn.split(':');
+        let (Some("arn"), Some(_partition), Some("lambda"), Some(region), Some(account)) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return None;
+        };
+        (crate::text::is_region(region) && crate::text::is_account_id(account)).then(|| {
+            FunctionIdentity {
+                account: account.to_owned(),
+                region: region.to_owned(),
+            }
+        })
+    }
+}
+
 /// Everything gathered for one event.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Facts {
     /// When the facts were read, seconds since the Unix epoch.
     pub now: Option<i64>,
+    /// The function's own account and region; `None` offline.
+    pub function: Option<FunctionIdentity>,
     pub detector_id: Fact<String>,
     pub addon: Fact<AddonState>,
     pub update_history: Fact<Vec<UpdateRecord>>,
@@ -193,6 +224,7 @@ impl Facts {
     pub fn offline() -> Facts {
         Facts {
             now: None,
+            function: None,
             detector_id: Fact::NotGathered,
             addon: Fact::NotGathered,
             update_history: Fact::NotGathered,
@@ -222,8 +254,13 @@ impl FactRequest {
     }
 }
 
-/// The reads worth making for this event under this policy.
-pub fn facts_needed(event: &CoverageEvent, policy: &Policy) -> FactRequest {
+/// The reads worth making for this event under this policy, for a function
+/// running where `function` says (when known).
+pub fn facts_needed(
+    event: &CoverageEvent,
+    policy: &Policy,
+    function: Option<&FunctionIdentity>,
+) -> FactRequest {
     let Some(cluster) = event.eks_cluster() else {
         return FactRequest::default();
     };
@@ -234,11 +271,16 @@ pub fn facts_needed(event: &CoverageEvent, policy: &Policy) -> FactRequest {
     {
         return FactRequest::default();
     }
-    // This function's credentials reach only the account whose bus delivered
-    // the event; a member's cluster is visible through GuardDuty alone.
-    let same_account = event.resource_account() == event.envelope.account.as_deref();
+    // This function's credentials reach only its own account and region; a
+    // member's cluster is visible through GuardDuty alone.
+    let same_account = event.resource_account() == acting_account(event, function)
+        && function.is_none_or(|f| event.envelope.region.as_deref() == Some(f.region.as_str()));
     let may_act = same_account
         && policy.mode != RemediationMode::Off
+        && policy
+            .clusters
+            .check(cluster.cluster_name.as_deref().unwrap_or_default())
+            .is_ok()
         && event.issue().is_some_and(|issue| {
             crate::catalog::classify(issue).actionability
                 == crate::catalog::Actionability::AutomaticOverwrite
@@ -249,5 +291,36 @@ pub fn facts_needed(event: &CoverageEvent, policy: &Policy) -> FactRequest {
         update_history: may_act,
         coverage: true,
         statistics: true,
+    }
+}
+
+/// The account this function acts in: its own when known, else the account
+/// whose event bus delivered the event.
+pub fn acting_account<'a>(
+    event: &'a CoverageEvent,
+    function: Option<&'a FunctionIdentity>,
+) -> Option<&'a str> {
+    function
+        .map(|f| f.account.as_str())
+        .or(event.envelope.account.as_deref())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_identity_from_its_arn() {
+        let identity = FunctionIdentity::from_arn(
+            "arn:aws:lambda:eu-west-1:111122223333:function:coverage:live",
+        )
+        .unwrap();
+        assert_eq!(identity.account, "111122223333");
+        assert_eq!(identity.region, "eu-west-1");
+        assert_eq!(
+            FunctionIdentity::from_arn("arn:aws:sns:eu-west-1:111122223333:topic"),
+            None
+        );
+        assert_eq!(FunctionIdentity::from_arn("garbage"), None);
     }
 }

@@ -70,6 +70,7 @@ fn unhealthy_coverage() -> LiveCoverage {
 fn good_facts() -> Facts {
     Facts {
         now: Some(now()),
+        function: None,
         detector_id: Fact::Known("12abc34d567e8fa901bc2d34e56789f0".into()),
         addon: Fact::Known(addon(AddonStatus::Degraded)),
         update_history: Fact::Known(vec![]),
@@ -403,7 +404,7 @@ fn a_member_accounts_cluster_is_never_written() {
         skip_reason(&plan.decision),
         SkipReason::OtherAccount { resource_account, .. } if resource_account == "444455556666"
     ));
-    let needed = facts_needed(&event, &enforce());
+    let needed = facts_needed(&event, &enforce(), None);
     assert!(!needed.addon && !needed.update_history && needed.coverage);
 }
 
@@ -482,7 +483,7 @@ fn healthy_ecs_and_unreadable_events_have_their_own_subjects() {
     let plan = decide(&decode_event(&ecs).unwrap(), &good_facts(), &enforce());
     assert!(matches!(plan.subject, Subject::OutOfScope { .. }));
     assert_eq!(
-        facts_needed(&decode_event(&ecs).unwrap(), &enforce()),
+        facts_needed(&decode_event(&ecs).unwrap(), &enforce(), None),
         Default::default()
     );
 
@@ -497,7 +498,7 @@ fn healthy_ecs_and_unreadable_events_have_their_own_subjects() {
 #[test]
 fn reads_are_only_requested_where_they_can_matter() {
     let conflict = event(CONFLICT);
-    let all = facts_needed(&conflict, &enforce());
+    let all = facts_needed(&conflict, &enforce(), None);
     assert!(all.addon && all.update_history && all.coverage && all.statistics);
     let off = facts_needed(
         &conflict,
@@ -505,13 +506,51 @@ fn reads_are_only_requested_where_they_can_matter() {
             mode: RemediationMode::Off,
             ..Policy::default()
         },
+        None,
     );
     assert!(off.addon && !off.update_history);
     let manual = facts_needed(
         &event("Others:Error due to authorization failure"),
         &enforce(),
+        None,
     );
     assert!(manual.addon && !manual.update_history);
+}
+
+#[test]
+fn the_function_only_writes_in_its_own_account_and_region() {
+    use coverage_core::facts::FunctionIdentity;
+    let conflict = event(CONFLICT);
+    let elsewhere = |arn: &str| Facts {
+        function: FunctionIdentity::from_arn(arn),
+        ..good_facts()
+    };
+    let plan = decide(
+        &conflict,
+        &elsewhere("arn:aws:lambda:us-east-1:999988887777:function:f"),
+        &enforce(),
+    );
+    assert!(matches!(
+        skip_reason(&plan.decision),
+        SkipReason::OtherAccount { function_account, .. } if function_account == "999988887777"
+    ));
+    let plan = decide(
+        &conflict,
+        &elsewhere("arn:aws:lambda:eu-west-1:111122223333:function:f"),
+        &enforce(),
+    );
+    assert!(matches!(
+        skip_reason(&plan.decision),
+        SkipReason::OtherRegion { function_region, .. } if function_region == "eu-west-1"
+    ));
+    let home = elsewhere("arn:aws:lambda:us-east-1:111122223333:function:f");
+    assert!(matches!(
+        decide(&conflict, &home, &enforce()).decision,
+        Decision::Overwrite(_)
+    ));
+    let away = FunctionIdentity::from_arn("arn:aws:lambda:eu-west-1:111122223333:function:f");
+    let needed = facts_needed(&conflict, &enforce(), away.as_ref());
+    assert!(!needed.addon && !needed.update_history && needed.coverage);
 }
 
 #[test]

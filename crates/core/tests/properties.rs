@@ -100,6 +100,7 @@ fn event_shaped() -> impl Strategy<Value = Value> {
 fn rich_facts() -> Facts {
     Facts {
         now: Some(1_800_000_000),
+        function: None,
         detector_id: Fact::Known("d".into()),
         addon: Fact::Known(AddonState {
             status: AddonStatus::Degraded,

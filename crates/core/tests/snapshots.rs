@@ -56,6 +56,7 @@ fn enforced_plan() -> Plan {
     let event = decode_event_bytes(&bytes).unwrap();
     let facts = Facts {
         now: Some(1_773_480_127),
+        function: None,
         detector_id: Fact::Known("12abc34d567e8fa901bc2d34e56789f0".into()),
         addon: Fact::Known(AddonState {
             status: AddonStatus::Degraded,

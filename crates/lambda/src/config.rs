@@ -1,0 +1,230 @@
+//! The function's configuration: environment variables read once at start-up,
+//! each bad value a clear error naming the variable.
+
+use std::time::Duration;
+
+use coverage_core::policy::{
+    ClusterSelection, OverwriteBound, Policy, RemediationMode, parse_cluster_patterns, parse_number,
+};
+
+/// Which rendering of the alert is the SNS message body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MessageFormat {
+    /// Amazon Q Developer in chat applications custom-notification JSON.
+    #[default]
+    Chat,
+    /// Plain text, for topics with only email subscribers.
+    Text,
+}
+
+/// A bad environment variable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("environment variable {variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// `None`: the alert is written to standard output (the offline default).
+    pub alert_topic_arn: Option<String>,
+    pub message_format: MessageFormat,
+    pub policy: Policy,
+    /// Upper bound on each AWS read; a slow read degrades the alert, never blocks it.
+    pub fact_read_timeout: Duration,
+}
+
+pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
+pub const ALERT_MESSAGE_FORMAT: &str = "ALERT_MESSAGE_FORMAT";
+pub const REMEDIATION_MODE: &str = "REMEDIATION_MODE";
+pub const REMEDIATION_ALLOW_CLUSTERS: &str = "REMEDIATION_ALLOW_CLUSTERS";
+pub const REMEDIATION_DENY_CLUSTERS: &str = "REMEDIATION_DENY_CLUSTERS";
+pub const OVERWRITE_MAX_PER_WINDOW: &str = "OVERWRITE_MAX_PER_WINDOW";
+pub const OVERWRITE_WINDOW_HOURS: &str = "OVERWRITE_WINDOW_HOURS";
+pub const FACT_READ_TIMEOUT_MS: &str = "FACT_READ_TIMEOUT_MS";
+
+impl Config {
+    /// From the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// From any lookup (tests pass a map). Empty values count as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let fail = |variable: &'static str, message: String| ConfigError { variable, message };
+
+        let alert_topic_arn = match get(ALERT_TOPIC_ARN) {
+            None => None,
+            Some(arn) if is_sns_topic_arn(&arn) => Some(arn),
+            Some(arn) => {
+                return Err(fail(
+                    ALERT_TOPIC_ARN,
+                    format!(
+                        "{arn:?} is not an SNS topic ARN (arn:<partition>:sns:<region>:<account>:<name>)"
+                    ),
+                ));
+            }
+        };
+        let message_format = match get(ALERT_MESSAGE_FORMAT)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("chat") => MessageFormat::Chat,
+            Some("text") => MessageFormat::Text,
+            Some(other) => {
+                return Err(fail(
+                    ALERT_MESSAGE_FORMAT,
+                    format!("{other:?} is not a message format: use chat or text"),
+                ));
+            }
+        };
+        let mode = match get(REMEDIATION_MODE) {
+            None => RemediationMode::default(),
+            Some(text) => text
+                .parse()
+                .map_err(|e| fail(REMEDIATION_MODE, format!("{e}")))?,
+        };
+        let patterns = |variable: &'static str| match get(variable) {
+            None => Ok(Vec::new()),
+            Some(list) => parse_cluster_patterns(&list).map_err(|e| fail(variable, e.to_string())),
+        };
+        let clusters = ClusterSelection {
+            allow: patterns(REMEDIATION_ALLOW_CLUSTERS)?,
+            deny: patterns(REMEDIATION_DENY_CLUSTERS)?,
+        };
+        let default_bound = OverwriteBound::default();
+        let max_updates = match get(OVERWRITE_MAX_PER_WINDOW) {
+            None => default_bound.max_updates,
+            Some(text) => u32::try_from(
+                parse_number(&text, 1, 100)
+                    .map_err(|e| fail(OVERWRITE_MAX_PER_WINDOW, e.to_string()))?,
+            )
+            .unwrap_or(default_bound.max_updates),
+        };
+        let window_seconds = match get(OVERWRITE_WINDOW_HOURS) {
+            None => default_bound.window_seconds,
+            Some(text) => {
+                parse_number(&text, 1, 24 * 90)
+                    .map_err(|e| fail(OVERWRITE_WINDOW_HOURS, e.to_string()))?
+                    * 3600
+            }
+        };
+        let fact_read_timeout = match get(FACT_READ_TIMEOUT_MS) {
+            None => Duration::from_millis(3000),
+            Some(text) => Duration::from_millis(
+                parse_number(&text, 100, 60_000)
+                    .map_err(|e| fail(FACT_READ_TIMEOUT_MS, e.to_string()))?,
+            ),
+        };
+        Ok(Config {
+            alert_topic_arn,
+            message_format,
+            policy: Policy {
+                mode,
+                clusters,
+                bound: OverwriteBound {
+                    max_updates,
+                    window_seconds,
+                },
+            },
+            fact_read_timeout,
+        })
+    }
+}
+
+fn is_sns_topic_arn(arn: &str) -> bool {
+    let parts: Vec<&str> = arn.split(':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "sns"
+        && !parts[3].is_empty()
+        && parts[4].len() == 12
+        && parts[4].chars().all(|c| c.is_ascii_digit())
+        && !parts[5].is_empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_are_offline_and_dry_run() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.alert_topic_arn, None);
+        assert_eq!(config.policy.mode, RemediationMode::DryRun);
+        assert_eq!(config.policy.bound, OverwriteBound::default());
+        assert_eq!(config.message_format, MessageFormat::Chat);
+        assert_eq!(config.fact_read_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn every_variable_is_read() {
+        let config = config(&[
+            (ALERT_TOPIC_ARN, "arn:aws:sns:us-east-1:111122223333:alerts"),
+            (ALERT_MESSAGE_FORMAT, "TEXT"),
+            (REMEDIATION_MODE, "enforce"),
+            (REMEDIATION_ALLOW_CLUSTERS, "prod-*, staging-web"),
+            (REMEDIATION_DENY_CLUSTERS, "prod-legacy"),
+            (OVERWRITE_MAX_PER_WINDOW, "2"),
+            (OVERWRITE_WINDOW_HOURS, "6"),
+            (FACT_READ_TIMEOUT_MS, "1500"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.alert_topic_arn.as_deref(),
+            Some("arn:aws:sns:us-east-1:111122223333:alerts")
+        );
+        assert_eq!(config.message_format, MessageFormat::Text);
+        assert_eq!(config.policy.mode, RemediationMode::Enforce);
+        assert_eq!(config.policy.clusters.allow.len(), 2);
+        assert_eq!(config.policy.clusters.deny.len(), 1);
+        assert_eq!(
+            config.policy.bound,
+            OverwriteBound {
+                max_updates: 2,
+                window_seconds: 6 * 3600
+            }
+        );
+        assert_eq!(config.fact_read_timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn each_bad_value_names_its_variable() {
+        for (variable, value) in [
+            (ALERT_TOPIC_ARN, "my-topic"),
+            (ALERT_MESSAGE_FORMAT, "html"),
+            (REMEDIATION_MODE, "yes"),
+            (REMEDIATION_ALLOW_CLUSTERS, "prod cluster;rm"),
+            (REMEDIATION_DENY_CLUSTERS, "a/b"),
+            (OVERWRITE_MAX_PER_WINDOW, "0"),
+            (OVERWRITE_WINDOW_HOURS, "forever"),
+            (FACT_READ_TIMEOUT_MS, "5"),
+        ] {
+            let error = config(&[(variable, value)]).unwrap_err();
+            assert_eq!(error.variable, variable);
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("environment variable {variable}: ")),
+                "{error}"
+            );
+        }
+    }
+}

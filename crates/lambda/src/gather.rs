@@ -1,0 +1,427 @@
+//! Gathering the facts the core asked for, concurrently, each read failing
+//! soft: a failed or slow read becomes `Fact::Unavailable` with the reason,
+//! and the alert says what could not be read.
+
+use std::future::Future;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_eks::types::UpdateParamType;
+use aws_sdk_guardduty::types::{
+    CoverageFilterCondition, CoverageFilterCriteria, CoverageFilterCriterion,
+    CoverageFilterCriterionKey, CoverageStatisticsType, CoverageStatus,
+};
+use coverage_core::CoverageEvent;
+use coverage_core::decide::ADDON_NAME;
+use coverage_core::facts::{
+    AddonHealthIssue, AddonState, AddonStatus, CoverageStatistics, Fact, FactRequest, Facts,
+    LiveCoverage, UpdateRecord, UpdateStatus,
+};
+
+/// The most add-on updates read for the OVERWRITE bound. More than this and
+/// the history is reported unreadable: the bound must not be judged on part of it.
+pub const MAX_UPDATES_READ: usize = 100;
+/// How many `DescribeUpdate` calls run at once.
+const DESCRIBE_CONCURRENCY: usize = 10;
+
+/// The AWS clients, built once per process.
+#[derive(Debug, Clone)]
+pub struct AwsClients {
+    pub eks: aws_sdk_eks::Client,
+    pub guardduty: aws_sdk_guardduty::Client,
+    pub sns: aws_sdk_sns::Client,
+}
+
+impl AwsClients {
+    pub fn new(sdk: &aws_config::SdkConfig) -> AwsClients {
+        AwsClients {
+            eks: aws_sdk_eks::Client::new(sdk),
+            guardduty: aws_sdk_guardduty::Client::new(sdk),
+            sns: aws_sdk_sns::Client::new(sdk),
+        }
+    }
+}
+
+/// An SDK error as one line: the service's code and message when it sent
+/// one, else what went wrong on the way. Never includes credentials.
+pub fn error_text<E, R>(error: &SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    match error {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            match (inner.code(), inner.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_owned(),
+                _ => DisplayErrorContext(inner).to_string(),
+            }
+        }
+        SdkError::TimeoutError(_) => "the request timed out".to_owned(),
+        other => source_chain(other),
+    }
+}
+
+/// An error and its sources, each once, without Debug dumps.
+fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut next = Some(error);
+    while let Some(current) = next {
+        let text = current.to_string();
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        next = current.source();
+    }
+    parts.join(": ")
+}
+
+async fn bounded<T>(timeout: Duration, read: impl Future<Output = Fact<T>>) -> Fact<T> {
+    match tokio::time::timeout(timeout, read).await {
+        Ok(fact) => fact,
+        Err(_) => Fact::Unavailable(format!("no answer within {} ms", timeout.as_millis())),
+    }
+}
+
+/// Reads for one event.
+#[derive(Debug)]
+pub struct Gatherer<'a> {
+    pub clients: &'a AwsClients,
+    pub timeout: Duration,
+    /// The detector id survives between invocations of a warm function.
+    pub detector_cache: &'a Mutex<Option<String>>,
+}
+
+impl Gatherer<'_> {
+    /// Make the requested reads concurrently. `now` is the caller's clock.
+    pub async fn gather(&self, event: &CoverageEvent, request: FactRequest, now: i64) -> Facts {
+        let cluster = event.cluster_name().unwrap_or_default();
+        let account = event.resource_account().unwrap_or_default();
+        let addon = async {
+            if request.addon {
+                bounded(self.timeout, self.describe_addon(cluster)).await
+            } else {
+                Fact::NotGathered
+            }
+        };
+        let history = async {
+            if request.update_history {
+                bounded(self.timeout, self.update_history(cluster)).await
+            } else {
+                Fact::NotGathered
+            }
+        };
+        let guardduty = async {
+            if !request.needs_detector() {
+                return (Fact::NotGathered, Fact::NotGathered, Fact::NotGathered);
+            }
+            let detector = bounded(self.timeout, self.detector_id()).await;
+            let Fact::Known(detector_id) = &detector else {
+                let why = match &detector {
+                    Fact::Unavailable(why) => format!("no GuardDuty detector: {why}"),
+                    _ => "no GuardDuty detector".to_owned(),
+                };
+                let coverage = if request.coverage {
+                    Fact::Unavailable(why.clone())
+                } else {
+                    Fact::NotGathered
+                };
+                let statistics = if request.statistics {
+                    Fact::Unavailable(why)
+                } else {
+                    Fact::NotGathered
+                };
+                return (detector.clone(), coverage, statistics);
+            };
+            let coverage = async {
+                if request.coverage {
+                    bounded(self.timeout, self.coverage(detector_id, cluster, account)).await
+                } else {
+                    Fact::NotGathered
+                }
+            };
+            let statistics = async {
+                if request.statistics {
+                    bounded(self.timeout, self.statistics(detector_id, account)).await
+                } else {
+                    Fact::NotGathered
+                }
+            };
+            let (coverage, statistics) = tokio::join!(coverage, statistics);
+            (detector.clone(), coverage, statistics)
+        };
+        let (addon, update_history, (detector_id, coverage, statistics)) =
+            tokio::join!(addon, history, guardduty);
+        Facts {
+            now: Some(now),
+            function: None,
+            detector_id,
+            addon,
+            update_history,
+            coverage,
+            statistics,
+        }
+    }
+
+    async fn describe_addon(&self, cluster: &str) -> Fact<AddonState> {
+        let response = match self
+            .clients
+            .eks
+            .describe_addon()
+            .cluster_name(cluster)
+            .addon_name(ADDON_NAME)
+            .send()
+            .await
+        {
+            Ok(response) => response,
+            Err(error) => {
+                let not_found = error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception());
+                return Fact::Unavailable(if not_found {
+                    format!(
+                        "{ADDON_NAME} is not installed on the cluster ({})",
+                        error_text(&error)
+                    )
+                } else {
+                    format!("DescribeAddon failed: {}", error_text(&error))
+                });
+            }
+        };
+        let Some(addon) = response.addon() else {
+            return Fact::Unavailable("DescribeAddon returned no add-on".to_owned());
+        };
+        Fact::Known(AddonState {
+            status: addon
+                .status()
+                .map_or(AddonStatus::Other("unknown".to_owned()), |s| {
+                    AddonStatus::parse(s.as_str())
+                }),
+            version: addon.addon_version().map(str::to_owned),
+            configuration_values: addon
+                .configuration_values()
+                .map(str::to_owned)
+                .filter(|v| !v.trim().is_empty()),
+            health_issues: addon
+                .health()
+                .map(|health| {
+                    health
+                        .issues()
+                        .iter()
+                        .map(|issue| AddonHealthIssue {
+                            code: issue.code().map_or("unknown", |c| c.as_str()).to_owned(),
+                            message: issue.message().unwrap_or_default().to_owned(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+            arn: addon.addon_arn().map(str::to_owned),
+        })
+    }
+
+    async fn update_history(&self, cluster: &str) -> Fact<Vec<UpdateRecord>> {
+        let listed = self
+            .clients
+            .eks
+            .list_updates()
+            .name(cluster)
+            .addon_name(ADDON_NAME)
+            .max_results(i32::try_from(MAX_UPDATES_READ).unwrap_or(100))
+            .send()
+            .await;
+        let listed = match listed {
+            Ok(listed) => listed,
+            Err(error) => {
+                return Fact::Unavailable(format!("ListUpdates failed: {}", error_text(&error)));
+            }
+        };
+        if listed.next_token().is_some() {
+            return Fact::Unavailable(format!(
+                "the add-on has more than {MAX_UPDATES_READ} updates"
+            ));
+        }
+        let ids: Vec<String> = listed.update_ids().to_vec();
+        let mut records = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(DESCRIBE_CONCURRENCY) {
+            let mut tasks = tokio::task::JoinSet::new();
+            for id in chunk {
+                let eks = self.clients.eks.clone();
+                let (cluster, id) = (cluster.to_owned(), id.clone());
+                tasks.spawn(async move {
+                    let described = eks
+                        .describe_update()
+                        .name(&cluster)
+                        .addon_name(ADDON_NAME)
+                        .update_id(&id)
+                        .send()
+                        .await;
+                    (id, described)
+                });
+            }
+            while let Some(joined) = tasks.join_next().await {
+                let (id, described) = match joined {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        return Fact::Unavailable(format!("DescribeUpdate task failed: {error}"));
+                    }
+                };
+                let update = match described {
+                    Ok(output) => output.update().cloned(),
+                    Err(error) => {
+                        return Fact::Unavailable(format!(
+                            "DescribeUpdate {id} failed: {}",
+                            error_text(&error)
+                        ));
+                    }
+                };
+                let Some(update) = update else {
+                    return Fact::Unavailable(format!("DescribeUpdate {id} returned no update"));
+                };
+                records.push(UpdateRecord {
+                    id: update.id().unwrap_or(&id).to_owned(),
+                    status: update
+                        .status()
+                        .map_or(UpdateStatus::Other("unknown".to_owned()), |s| {
+                            UpdateStatus::parse(s.as_str())
+                        }),
+                    created_at: update.created_at().map(|t| t.secs()),
+                    resolve_conflicts: update
+                        .params()
+                        .iter()
+                        .find(|p| p.r#type() == Some(&UpdateParamType::ResolveConflicts))
+                        .and_then(|p| p.value())
+                        .map(str::to_owned),
+                });
+            }
+        }
+        records.sort_by_key(|r| std::cmp::Reverse(r.created_at));
+        Fact::Known(records)
+    }
+
+    async fn detector_id(&self) -> Fact<String> {
+        if let Some(cached) = self
+            .detector_cache
+            .lock()
+            .ok()
+            .and_then(|cache| cache.clone())
+        {
+            return Fact::Known(cached);
+        }
+        match self.clients.guardduty.list_detectors().send().await {
+            Ok(output) => match output.detector_ids().first() {
+                Some(id) => {
+                    if let Ok(mut cache) = self.detector_cache.lock() {
+                        *cache = Some(id.clone());
+                    }
+                    Fact::Known(id.clone())
+                }
+                None => Fact::Unavailable("GuardDuty has no detector in this region".to_owned()),
+            },
+            Err(error) => {
+                Fact::Unavailable(format!("ListDetectors failed: {}", error_text(&error)))
+            }
+        }
+    }
+
+    async fn coverage(
+        &self,
+        detector_id: &str,
+        cluster: &str,
+        account: &str,
+    ) -> Fact<LiveCoverage> {
+        let criterion = |key: CoverageFilterCriterionKey, value: &str| {
+            CoverageFilterCriterion::builder()
+                .criterion_key(key)
+                .filter_condition(CoverageFilterCondition::builder().equals(value).build())
+                .build()
+        };
+        let mut criteria = CoverageFilterCriteria::builder()
+            .filter_criterion(criterion(CoverageFilterCriterionKey::ClusterName, cluster));
+        if !account.is_empty() {
+            criteria = criteria
+                .filter_criterion(criterion(CoverageFilterCriterionKey::AccountId, account));
+        }
+        let output = match self
+            .clients
+            .guardduty
+            .list_coverage()
+            .detector_id(detector_id)
+            .filter_criteria(criteria.build())
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) => {
+                return Fact::Unavailable(format!("ListCoverage failed: {}", error_text(&error)));
+            }
+        };
+        let Some(resource) = output.resources().first() else {
+            return Fact::Unavailable("GuardDuty lists no coverage for this cluster".to_owned());
+        };
+        let eks = resource
+            .resource_details()
+            .and_then(|d| d.eks_cluster_details());
+        Fact::Known(LiveCoverage {
+            coverage_status: resource.coverage_status().map(|s| s.as_str().to_owned()),
+            issue: resource.issue().map(str::to_owned),
+            covered_nodes: eks.and_then(|e| e.covered_nodes()),
+            compatible_nodes: eks.and_then(|e| e.compatible_nodes()),
+            management_type: eks
+                .and_then(|e| e.management_type())
+                .map(|m| m.as_str().to_owned()),
+            addon_version: eks
+                .and_then(|e| e.addon_details())
+                .and_then(|a| a.addon_version())
+                .map(str::to_owned),
+            addon_status: eks
+                .and_then(|e| e.addon_details())
+                .and_then(|a| a.addon_status())
+                .map(str::to_owned),
+            updated_at: resource.updated_at().map(|t| t.secs()),
+        })
+    }
+
+    async fn statistics(&self, detector_id: &str, account: &str) -> Fact<CoverageStatistics> {
+        let mut criteria = CoverageFilterCriteria::builder().filter_criterion(
+            CoverageFilterCriterion::builder()
+                .criterion_key(CoverageFilterCriterionKey::ResourceType)
+                .filter_condition(CoverageFilterCondition::builder().equals("EKS").build())
+                .build(),
+        );
+        if !account.is_empty() {
+            criteria = criteria.filter_criterion(
+                CoverageFilterCriterion::builder()
+                    .criterion_key(CoverageFilterCriterionKey::AccountId)
+                    .filter_condition(CoverageFilterCondition::builder().equals(account).build())
+                    .build(),
+            );
+        }
+        let output = match self
+            .clients
+            .guardduty
+            .get_coverage_statistics()
+            .detector_id(detector_id)
+            .statistics_type(CoverageStatisticsType::CountByCoverageStatus)
+            .filter_criteria(criteria.build())
+            .send()
+            .await
+        {
+            Ok(output) => output,
+            Err(error) => {
+                return Fact::Unavailable(format!(
+                    "GetCoverageStatistics failed: {}",
+                    error_text(&error)
+                ));
+            }
+        };
+        let counts = output
+            .coverage_statistics()
+            .and_then(|s| s.count_by_coverage_status());
+        Fact::Known(CoverageStatistics {
+            healthy: counts.and_then(|c| c.get(&CoverageStatus::Healthy).copied()),
+            unhealthy: counts.and_then(|c| c.get(&CoverageStatus::Unhealthy).copied()),
+        })
+    }
+}

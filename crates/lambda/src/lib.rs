@@ -1,0 +1,13 @@
+//! The imperative shell around `coverage-core` for AWS Lambda: configuration
+//! from the environment, AWS clients built once, fact gathering, the guarded
+//! `UpdateAddon` OVERWRITE, and publishing the alert to SNS.
+
+pub mod config;
+pub mod gather;
+pub mod handler;
+pub mod logging;
+pub mod publish;
+pub mod remediate;
+
+pub use config::{Config, ConfigError, MessageFormat};
+pub use handler::{App, HandlerError};

@@ -1,0 +1,32 @@
+//! The Lambda entry point: logging, configuration and clients once at
+//! start-up, then the runtime loop.
+
+use aws_config::BehaviorVersion;
+use coverage_lambda::{App, Config, logging};
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    logging::init();
+    let config = Config::from_env().inspect_err(|error| {
+        tracing::error!(error = %error, "invalid configuration");
+    })?;
+    tracing::info!(
+        remediation_mode = config.policy.mode.as_str(),
+        alert_destination = config.alert_topic_arn.as_deref().unwrap_or("stdout"),
+        "starting"
+    );
+    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let app = App::new(config, &sdk);
+    let app = &app;
+    // Boxed: the handler's future nests every SDK call's future, deeper than
+    // the compiler's default layout recursion allows in one type.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        Box::pin(async move {
+            app.handle_invocation(event.payload, &event.context.invoked_function_arn)
+                .await
+        })
+    }))
+    .await
+}

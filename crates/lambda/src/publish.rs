@@ -1,0 +1,76 @@
+//! Delivering the alert: one SNS `Publish` per event with the core's subject,
+//! body and message attributes, or standard output when no topic is set.
+
+use aws_sdk_sns::types::MessageAttributeValue;
+use coverage_core::Alert;
+
+use crate::config::MessageFormat;
+use crate::gather::error_text;
+
+/// What `message_id` is when the alert went to standard output.
+pub const STDOUT: &str = "stdout";
+
+#[derive(Debug, Clone)]
+pub enum Destination {
+    Sns {
+        client: aws_sdk_sns::Client,
+        topic_arn: String,
+    },
+    Stdout,
+}
+
+/// Why the alert was not delivered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct PublishError(pub String);
+
+impl Destination {
+    pub fn describe(&self) -> String {
+        match self {
+            Destination::Sns { topic_arn, .. } => topic_arn.clone(),
+            Destination::Stdout => STDOUT.to_owned(),
+        }
+    }
+
+    /// Deliver; the message id on success.
+    pub async fn publish(
+        &self,
+        alert: &Alert,
+        format: MessageFormat,
+    ) -> Result<String, PublishError> {
+        let body = match format {
+            MessageFormat::Chat => &alert.chat_message,
+            MessageFormat::Text => &alert.text_message,
+        };
+        match self {
+            Destination::Stdout => {
+                let line = serde_json::json!({
+                    "alert": {"subject": alert.subject, "message": body, "message_attributes": alert.attributes}
+                });
+                println!("{line}");
+                Ok(STDOUT.to_owned())
+            }
+            Destination::Sns { client, topic_arn } => {
+                let mut attributes = std::collections::HashMap::new();
+                for (name, value) in &alert.attributes {
+                    let attribute = MessageAttributeValue::builder()
+                        .data_type("String")
+                        .string_value(value)
+                        .build()
+                        .map_err(|e| PublishError(format!("message attribute {name}: {e}")))?;
+                    attributes.insert((*name).to_owned(), attribute);
+                }
+                let published = client
+                    .publish()
+                    .topic_arn(topic_arn)
+                    .subject(&alert.subject)
+                    .message(body)
+                    .set_message_attributes(Some(attributes))
+                    .send()
+                    .await
+                    .map_err(|e| PublishError(format!("SNS Publish failed: {}", error_text(&e))))?;
+                Ok(published.message_id().unwrap_or("unknown").to_owned())
+            }
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! Local AWS endpoints for the tests, over real HTTP on loopback:
+//! `FakeAws`, a stateful HTTP mock of the EKS add-on, GuardDuty coverage and
+//! SNS Publish APIs (moto has no EKS add-ons or GuardDuty coverage), which
+//! records every request so tests can assert the exact bodies; and `Moto`,
+//! a moto server process for the SNS → SQS round trip.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::{HashMap, VecDeque};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_eks::config::Credentials;
+use coverage_lambda::gather::AwsClients;
+use serde_json::{Value, json};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate, matchers::any};
+
+pub const CLUSTER: &str = "prod-payments";
+pub const ACCOUNT: &str = "111122223333";
+pub const DETECTOR: &str = "12abc34d567e8fa901bc2d34e56789f0";
+pub const TOPIC: &str = "arn:aws:sns:us-east-1:111122223333:guardduty-coverage-alerts";
+pub const CONFIG_VALUES: &str =
+    r#"{"priorityClassName":"aws-guardduty-agent.priorityclass-high","dnsPolicy":"Default"}"#;
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+pub fn event(name: &str) -> Value {
+    let text = std::fs::read_to_string(repo().join("events").join(name)).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// A sample event as if GuardDuty emitted it just now.
+pub fn fresh_event(name: &str) -> Value {
+    let mut value = event(name);
+    value["time"] = Value::String(coverage_core::decide::format_time(now()));
+    value
+}
+
+pub fn now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+/// One request the fake received.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    pub operation: &'static str,
+    pub path: String,
+    pub query: String,
+    pub body: Vec<u8>,
+}
+
+impl Recorded {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+
+    /// The form fields of a query-protocol (SNS) request.
+    pub fn form(&self) -> HashMap<String, String> {
+        url::form_urlencoded::parse(&self.body)
+            .into_owned()
+            .collect()
+    }
+}
+
+/// An injected failure: HTTP status, error code, and how many times (None: always).
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub status: u16,
+    pub code: &'static str,
+    pub message: &'static str,
+    pub times: Option<usize>,
+}
+
+#[derive(Debug)]
+pub struct FakeState {
+    /// `None`: the add-on is not installed.
+    pub addon_status: Option<&'static str>,
+    pub addon_version: &'static str,
+    pub configuration_values: Option<&'static str>,
+    pub updates: Vec<Value>,
+    pub tokens: HashMap<String, String>,
+    pub coverage_status: &'static str,
+    pub failures: HashMap<&'static str, VecDeque<Failure>>,
+    pub delays: HashMap<&'static str, Duration>,
+    pub requests: Vec<Recorded>,
+}
+
+impl Default for FakeState {
+    fn default() -> Self {
+        FakeState {
+            addon_status: Some("DEGRADED"),
+            addon_version: "v1.10.0-eksbuild.2",
+            configuration_values: Some(CONFIG_VALUES),
+            updates: Vec::new(),
+            tokens: HashMap::new(),
+            coverage_status: "UNHEALTHY",
+            failures: HashMap::new(),
+            delays: HashMap::new(),
+            requests: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Responder(Arc<Mutex<FakeState>>);
+
+fn operation(method: &str, path: &str, body: &[u8]) -> &'static str {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    match (method, parts.as_slice()) {
+        ("GET", ["clusters", _, "addons", _]) => "DescribeAddon",
+        ("POST", ["clusters", _, "addons", _, "update"]) => "UpdateAddon",
+        ("GET", ["clusters", _, "updates"]) => "ListUpdates",
+        ("GET", ["clusters", _, "updates", _]) => "DescribeUpdate",
+        ("GET", ["detector"]) => "ListDetectors",
+        ("POST", ["detector", _, "coverage"]) => "ListCoverage",
+        ("POST", ["detector", _, "coverage", "statistics"]) => "GetCoverageStatistics",
+        ("POST", [""]) if String::from_utf8_lossy(body).contains("Action=Publish") => "Publish",
+        _ => "Unknown",
+    }
+}
+
+fn rest_error(failure: &Failure) -> ResponseTemplate {
+    ResponseTemplate::new(failure.status)
+        .insert_header("x-amzn-errortype", failure.code)
+        .insert_header("content-type", "application/json")
+        .set_body_json(json!({"message": failure.message}))
+}
+
+fn query_error(failure: &Failure) -> ResponseTemplate {
+    let body = format!(
+        r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>Receiver</Type><Code>{}</Code><Message>{}</Message></Error><RequestId>fake</RequestId></ErrorResponse>"#,
+        failure.code, failure.message
+    );
+    ResponseTemplate::new(failure.status)
+        .insert_header("content-type", "text/xml")
+        .set_body_string(body)
+}
+
+fn update_json(id: &str, status: &str, created: i64, version: &str, overwrite: bool) -> Value {
+    let mut params = vec![json!({"type": "AddonVersion", "value": version})];
+    if overwrite {
+        params.push(json!({"type": "ResolveConflicts", "value": "OVERWRITE"}));
+    }
+    json!({"id": id, "status": status, "type": "AddonUpdate", "params": params, "createdAt": created, "errors": []})
+}
+
+impl Respond for Responder {
+    fn respond(&self, request: &Request) -> ResponseTemplate {
+        let path = request.url.path().to_owned();
+        let op = operation(request.method.as_str(), &path, &request.body);
+        let mut state = self.0.lock().unwrap();
+        state.requests.push(Recorded {
+            operation: op,
+            path: path.clone(),
+            query: request.url.query().unwrap_or_default().to_owned(),
+            body: request.body.clone(),
+        });
+        let delay = state.delays.get(op).copied().unwrap_or_default();
+        if let Some(queue) = state.failures.get_mut(op)
+            && let Some(failure) = queue.front().cloned()
+        {
+            match failure.times {
+                Some(1) => {
+                    queue.pop_front();
+                }
+                Some(n) => queue.front_mut().unwrap().times = Some(n - 1),
+                None => {}
+            }
+            let template = if op == "Publish" {
+                query_error(&failure)
+            } else {
+                rest_error(&failure)
+            };
+            return template.set_delay(delay);
+        }
+        let ok = |body: Value| {
+            ResponseTemplate::new(200)
+                .set_body_json(body)
+                .set_delay(delay)
+        };
+        match op {
+            "DescribeAddon" => match state.addon_status {
+                None => rest_error(&Failure {
+                    status: 404,
+                    code: "ResourceNotFoundException",
+                    message: "No addon: aws-guardduty-agent found in cluster: prod-payments",
+                    times: None,
+                }),
+                Some(status) => ok(json!({"addon": {
+                    "addonName": "aws-guardduty-agent", "clusterName": CLUSTER, "status": status,
+                    "addonVersion": state.addon_version,
+                    "addonArn": format!("arn:aws:eks:us-east-1:{ACCOUNT}:addon/{CLUSTER}/aws-guardduty-agent/2ec7"),
+                    "configurationValues": state.configuration_values,
+                    "health": {"issues": [{"code": "ConfigurationConflict", "message": "Conflicts found when trying to apply."}]}
+                }})),
+            },
+            "UpdateAddon" => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                let token = body["clientRequestToken"].as_str().unwrap_or_default().to_owned();
+                // Like EKS: the same token returns the same update.
+                if let Some(id) = state.tokens.get(&token).cloned() {
+                    let update = state.updates.iter().find(|u| u["id"] == id.as_str()).cloned().unwrap();
+                    return ok(json!({"update": update}));
+                }
+                let id = format!("update-{}", state.updates.len() + 1);
+                let version = body["addonVersion"].as_str().unwrap_or_default().to_owned();
+                let update = update_json(&id, "InProgress", now(), &version, true);
+                state.tokens.insert(token, id);
+                state.updates.push(update.clone());
+                state.addon_status = Some("UPDATING");
+                ok(json!({"update": update}))
+            }
+            "ListUpdates" => {
+                let ids: Vec<Value> = state.updates.iter().map(|u| u["id"].clone()).collect();
+                ok(json!({"updateIds": ids}))
+            }
+            "DescribeUpdate" => {
+                let id = path.rsplit('/').next().unwrap_or_default();
+                match state.updates.iter().find(|u| u["id"] == id) {
+                    Some(update) => ok(json!({"update": update})),
+                    None => rest_error(&Failure { status: 404, code: "ResourceNotFoundException", message: "no update", times: None }),
+                }
+            }
+            "ListDetectors" => ok(json!({"detectorIds": [DETECTOR]})),
+            "ListCoverage" => ok(json!({"resources": [{
+                "resourceId": CLUSTER, "detectorId": DETECTOR, "accountId": ACCOUNT,
+                "coverageStatus": state.coverage_status,
+                "issue": if state.coverage_status == "HEALTHY" { Value::Null } else { json!("Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found") },
+                "resourceDetails": {"resourceType": "EKS", "eksClusterDetails": {
+                    "clusterName": CLUSTER, "coveredNodes": 0, "compatibleNodes": 6,
+                    "addonDetails": {"addonVersion": state.addon_version, "addonStatus": "DEGRADED"},
+                    "managementType": "AUTO_MANAGED"}},
+                "updatedAt": now() - 120
+            }]})),
+            "GetCoverageStatistics" => ok(json!({"coverageStatistics": {"countByCoverageStatus": {"HEALTHY": 11, "UNHEALTHY": 2}}})),
+            "Publish" => ResponseTemplate::new(200)
+                .insert_header("content-type", "text/xml")
+                .set_body_string(format!(
+                    r#"<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>fake-message-{}</MessageId></PublishResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></PublishResponse>"#,
+                    state.requests.len()
+                ))
+                .set_delay(delay),
+            _ => ResponseTemplate::new(400).set_body_string(format!("the fake does not know {} {path}", request.method)),
+        }
+    }
+}
+
+/// The fake EKS + GuardDuty + SNS endpoint.
+pub struct FakeAws {
+    pub server: MockServer,
+    pub state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeAws {
+    pub async fn start() -> FakeAws {
+        let server = MockServer::start().await;
+        let state = Arc::new(Mutex::new(FakeState::default()));
+        Mock::given(any())
+            .respond_with(Responder(state.clone()))
+            .mount(&server)
+            .await;
+        FakeAws { server, state }
+    }
+
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+
+    pub fn set(&self, change: impl FnOnce(&mut FakeState)) {
+        change(&mut self.state.lock().unwrap());
+    }
+
+    pub fn fail(
+        &self,
+        operation: &'static str,
+        status: u16,
+        code: &'static str,
+        message: &'static str,
+        times: Option<usize>,
+    ) {
+        self.set(|s| {
+            s.failures.entry(operation).or_default().push_back(Failure {
+                status,
+                code,
+                message,
+                times,
+            })
+        });
+    }
+
+    /// A past update of the add-on, `age` seconds ago.
+    pub fn past_update(&self, status: &str, age: i64, overwrite: bool) {
+        self.set(|s| {
+            let id = format!("past-{}", s.updates.len() + 1);
+            let version = s.addon_version;
+            s.updates
+                .push(update_json(&id, status, now() - age, version, overwrite));
+        });
+    }
+
+    pub fn requests(&self, operation: &str) -> Vec<Recorded> {
+        self.state
+            .lock()
+            .unwrap()
+            .requests
+            .iter()
+            .filter(|r| r.operation == operation)
+            .cloned()
+            .collect()
+    }
+
+    pub fn all_requests(&self) -> Vec<Recorded> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    /// The last alert published to the fake SNS: subject, message, attributes.
+    pub fn last_published(&self) -> (String, String, HashMap<String, String>) {
+        let publish = self
+            .requests("Publish")
+            .pop()
+            .expect("nothing was published");
+        let form = publish.form();
+        let mut attributes = HashMap::new();
+        for index in 1..=20 {
+            if let Some(name) = form.get(&format!("MessageAttributes.entry.{index}.Name")) {
+                let value = form
+                    .get(&format!(
+                        "MessageAttributes.entry.{index}.Value.StringValue"
+                    ))
+                    .cloned()
+                    .unwrap_or_default();
+                attributes.insert(name.clone(), value);
+            }
+        }
+        (form["Subject"].clone(), form["Message"].clone(), attributes)
+    }
+}
+
+/// A base SDK config: test credentials, a region, the latest behaviour.
+pub async fn base_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new(
+            "AKIDTEST",
+            "test-secret",
+            None,
+            None,
+            "tests",
+        ))
+        .load()
+        .await
+}
+
+/// Clients with EKS and GuardDuty on `aws` and SNS on `sns`.
+pub async fn clients(aws: &str, sns: &str) -> AwsClients {
+    let base = base_config().await;
+    AwsClients {
+        eks: aws_sdk_eks::Client::from_conf(
+            aws_sdk_eks::config::Builder::from(&base)
+                .endpoint_url(aws)
+                .build(),
+        ),
+        guardduty: aws_sdk_guardduty::Client::from_conf(
+            aws_sdk_guardduty::config::Builder::from(&base)
+                .endpoint_url(aws)
+                .build(),
+        ),
+        sns: aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&base)
+                .endpoint_url(sns)
+                .build(),
+        ),
+    }
+}
+
+/// A free loopback port (released before use; the server binds it next).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Wait until something accepts connections on the port.
+pub fn wait_for_port(port: u16, what: &str, timeout: Duration) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            start.elapsed() < timeout,
+            "{what} did not start listening on port {port} within {timeout:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A tool from the repository's virtualenv (tests/run installs it), else from PATH.
+pub fn tool(name: &str) -> PathBuf {
+    let local = repo().join(".venv/bin").join(name);
+    if local.exists() {
+        return local;
+    }
+    let found = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.exists())
+    });
+    found.unwrap_or_else(|| {
+        panic!("{name} is not installed: run tests/run, which installs the test tools into .venv (pip install -r tests/requirements.txt)")
+    })
+}
+
+/// A moto server on a free loopback port, stopped on drop.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let port = free_port();
+        let child = Command::new(tool("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        wait_for_port(port, "moto_server", Duration::from_secs(60));
+        Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

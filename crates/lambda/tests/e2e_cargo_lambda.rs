@@ -1,0 +1,294 @@
+//! End to end: the function built and run by `cargo lambda watch`, configured
+//! only through environment variables (the SDK's own `AWS_ENDPOINT_URL_<SERVICE>`
+//! points it at moto for SNS and at the fake for EKS and GuardDuty), and every
+//! file in `events/` sent with `cargo lambda invoke --data-file`.
+
+// Test helpers may fail loudly: a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output};
+use std::time::{Duration, Instant};
+
+use common::{CONFIG_VALUES, FakeAws, Moto, base_config, free_port, repo, tool};
+use serde_json::{Value, json};
+
+/// `cargo lambda watch` in its own process group, stopped with it on drop.
+struct Watch {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Watch {
+    fn start(env_file: &Path, log: PathBuf) -> Watch {
+        let port = free_port();
+        let path = format!(
+            "{}:{}",
+            tool("cargo-lambda").parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new("cargo")
+            .args([
+                "lambda",
+                "watch",
+                "--package",
+                "coverage-lambda",
+                "--bin",
+                "coverage-lambda",
+                "--ignore-changes",
+            ])
+            .args([
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port.to_string(),
+            ])
+            .arg("--env-file")
+            .arg(env_file)
+            .current_dir(repo())
+            .env("PATH", path)
+            .stdout(std::fs::File::create(&log).unwrap())
+            .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+            .process_group(0)
+            .spawn()
+            .expect("cargo lambda watch starts");
+        Watch { child, port, log }
+    }
+
+    fn invoke(&self, data_file: &Path) -> Output {
+        Command::new("cargo")
+            .args([
+                "lambda",
+                "invoke",
+                "coverage-lambda",
+                "--invoke-address",
+                "127.0.0.1",
+            ])
+            .args([
+                "--invoke-port",
+                &self.port.to_string(),
+                "--output-format",
+                "json",
+                "--data-file",
+            ])
+            .arg(data_file)
+            .env(
+                "PATH",
+                format!(
+                    "{}:{}",
+                    tool("cargo-lambda").parent().unwrap().display(),
+                    std::env::var("PATH").unwrap_or_default()
+                ),
+            )
+            .output()
+            .unwrap()
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(40)..].join("\n")
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let _ = self.child.wait();
+    }
+}
+
+fn summary(output: &Output) -> Option<Value> {
+    if !output.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&output.stdout).ok()
+}
+
+#[tokio::test]
+async fn every_sample_event_through_cargo_lambda_watch() {
+    let moto = Moto::start();
+    let fake = FakeAws::start().await;
+    let base = base_config().await;
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(&base)
+            .endpoint_url(&moto.endpoint)
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&base)
+            .endpoint_url(&moto.endpoint)
+            .build(),
+    );
+    let topic_arn = sns
+        .create_topic()
+        .name("coverage-alerts")
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("e2e-inbox")
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = format!(
+        "arn:aws:sqs:us-east-1:123456789012:{}",
+        queue_url.rsplit('/').next().unwrap()
+    );
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(&queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+
+    let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let env_file = scratch.join("function.env");
+    std::fs::write(
+        &env_file,
+        [
+            "AWS_REGION=us-east-1".to_owned(),
+            "AWS_ACCESS_KEY_ID=AKIDTEST".to_owned(),
+            "AWS_SECRET_ACCESS_KEY=test-secret".to_owned(),
+            "AWS_EC2_METADATA_DISABLED=true".to_owned(),
+            format!("AWS_ENDPOINT_URL_EKS={}", fake.uri()),
+            format!("AWS_ENDPOINT_URL_GUARDDUTY={}", fake.uri()),
+            format!("AWS_ENDPOINT_URL_SNS={}", moto.endpoint),
+            format!("ALERT_TOPIC_ARN={topic_arn}"),
+            "REMEDIATION_MODE=enforce".to_owned(),
+            "AWS_LAMBDA_LOG_FORMAT=JSON".to_owned(),
+        ]
+        .join("\n"),
+    )
+    .unwrap();
+    let watch = Watch::start(&env_file, scratch.join("watch.log"));
+
+    // The first invocation waits for cargo to build the function.
+    let events = repo().join("events");
+    let started = Instant::now();
+    loop {
+        let output = watch.invoke(&events.join("healthy.recovered.json"));
+        if let Some(summary) = summary(&output) {
+            assert_eq!(summary["outcome"], "recovery-notice");
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20 * 60),
+            "the function never answered:\n{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            watch.log_tail()
+        );
+        std::thread::sleep(Duration::from_secs(3));
+    }
+    let mut published = 1;
+
+    let mut names: Vec<String> = std::fs::read_dir(&events)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    for name in &names {
+        let output = watch.invoke(&events.join(name));
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        if name == "malformed.not-json.json" || name == "malformed.wrong-detail-type.json" {
+            assert!(
+                !output.status.success(),
+                "{name} should fail the invocation"
+            );
+            if name == "malformed.wrong-detail-type.json" {
+                // cargo-lambda wraps the message over lines.
+                let flat: String = stderr
+                    .split_whitespace()
+                    .filter(|w| *w != "│")
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                assert!(
+                    flat.contains("NotACoverageEvent")
+                        && flat.contains("detail-type is \"GuardDuty Finding\""),
+                    "{name}: {stderr}"
+                );
+            }
+            continue;
+        }
+        let summary =
+            summary(&output).unwrap_or_else(|| panic!("{name}: {stderr}\n{}", watch.log_tail()));
+        published += 1;
+        let file: Value =
+            serde_json::from_str(&std::fs::read_to_string(events.join(name)).unwrap()).unwrap();
+        assert_eq!(summary["event_id"], file["id"], "{name}");
+        assert_ne!(summary["message_id"], "stdout", "{name} must go to SNS");
+        let expected_outcome = match name.as_str() {
+            "unhealthy.addon-configuration-conflict.json" => "update-started",
+            "unhealthy.addon-configuration-conflict.member-account.json" => "skipped-other-account",
+            "unhealthy.enablement-provisioning-in-progress.json" => "transient",
+            "unhealthy.local-outpost-cluster.json" => "not-actionable",
+            "healthy.recovered.json" => "recovery-notice",
+            "ecs.unhealthy.json" => "out-of-scope",
+            "malformed.no-detail.json" => "unreadable-event",
+            _ => "manual",
+        };
+        assert_eq!(summary["outcome"], expected_outcome, "{name}");
+        if let Some(id) = name
+            .strip_prefix("unhealthy.")
+            .and_then(|n| n.strip_suffix(".json"))
+        {
+            assert_eq!(
+                summary["issue_id"],
+                id.trim_end_matches(".member-account"),
+                "{name}"
+            );
+        }
+    }
+
+    // The same conflict again: no second update.
+    let again = summary(&watch.invoke(&events.join("unhealthy.addon-configuration-conflict.json")))
+        .unwrap();
+    published += 1;
+    assert_eq!(again["outcome"], "skipped-already-remediated");
+    let updates = fake.requests("UpdateAddon");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(
+        updates[0].json(),
+        json!({
+            "addonVersion": "v1.10.0-eksbuild.2",
+            "clientRequestToken": "4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37",
+            "configurationValues": CONFIG_VALUES,
+            "resolveConflicts": "OVERWRITE"
+        })
+    );
+
+    // Every successful invocation published exactly one chat notification.
+    let mut bodies = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bodies.len() < published && Instant::now() < deadline {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for message in received.messages.unwrap_or_default() {
+            bodies.push(message.body.unwrap_or_default());
+        }
+    }
+    assert_eq!(bodies.len(), published);
+    for body in &bodies {
+        let chat: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(chat["version"], "1.0");
+        assert_eq!(chat["source"], "custom");
+    }
+}

@@ -1,0 +1,202 @@
+"""Static guarantees of infra/template.yaml that linters do not know about.
+
+cfn-lint checks that the template is valid and checkov that it follows general
+security rules; these tests pin down what this project decided: the function's
+fixed build facts, every setting the function reads, least privilege on its
+role, and that nothing can fail without landing in an alarmed queue.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from infra_support import load_template, resources_of_type
+
+ADDON_ARN = "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:addon/*/aws-guardduty-agent/*"
+CLUSTER_ARN = "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/*"
+DETECTOR_ARN = "arn:${AWS::Partition}:guardduty:${AWS::Region}:${AWS::AccountId}:detector/*"
+
+# What the function reads (crates/lambda) and where each value comes from.
+ENVIRONMENT = {
+    "ALERT_TOPIC_ARN": {"Ref": "AlertTopic"},
+    "ALERT_MESSAGE_FORMAT": {"Ref": "AlertMessageFormat"},
+    "REMEDIATION_MODE": {"Ref": "RemediationMode"},
+    "REMEDIATION_ALLOW_CLUSTERS": {"Ref": "RemediationAllowClusters"},
+    "REMEDIATION_DENY_CLUSTERS": {"Ref": "RemediationDenyClusters"},
+    "OVERWRITE_MAX_PER_WINDOW": {"Ref": "OverwriteMaxPerWindow"},
+    "OVERWRITE_WINDOW_HOURS": {"Ref": "OverwriteWindowHours"},
+    "FACT_READ_TIMEOUT_MS": {"Ref": "FactReadTimeoutMs"},
+}
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    return load_template()
+
+
+@pytest.fixture(scope="module")
+def function(template: dict[str, Any]) -> dict[str, Any]:
+    functions = resources_of_type(template, "AWS::Serverless::Function")
+    assert list(functions) == ["CoverageFunction"]
+    return functions["CoverageFunction"]
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every statement granted to the function's role, inline or attached."""
+    role = template["Resources"]["FunctionRole"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    for policy in resources_of_type(template, "AWS::IAM::Policy").values():
+        assert policy["Properties"]["Roles"] == [{"Ref": "FunctionRole"}]
+        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+    return statements
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _sub(value: Any) -> Any:
+    return value["Fn::Sub"] if isinstance(value, dict) and "Fn::Sub" in value else value
+
+
+def test_transform_and_build_facts(template: dict[str, Any], function: dict[str, Any]) -> None:
+    assert template["Transform"] == "AWS::Serverless-2016-10-31"
+    props = function["Properties"]
+    assert props["Runtime"] == "provided.al2023"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "bootstrap"
+    assert props["PackageType"] == "Zip"
+    assert props["CodeUri"] == ".."
+    assert function["Metadata"]["BuildMethod"] == "rust-cargolambda"
+    assert function["Metadata"]["BuildProperties"] == {"Binary": "coverage-lambda"}
+    assert props["MemorySize"] == 512
+    assert props["Timeout"] == 30
+
+
+def test_logging_is_json_with_explicit_log_group(template: dict[str, Any], function: dict[str, Any]) -> None:
+    logging = function["Properties"]["LoggingConfig"]
+    assert logging == {
+        "LogFormat": "JSON",
+        "ApplicationLogLevel": {"Ref": "ApplicationLogLevel"},
+        "SystemLogLevel": "WARN",
+    }
+    assert template["Parameters"]["ApplicationLogLevel"]["Default"] == "INFO"
+    group = template["Resources"]["FunctionLogGroup"]["Properties"]
+    assert group["LogGroupName"] == {"Fn::Sub": "/aws/lambda/${CoverageFunction}"}
+    assert group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
+
+
+def test_every_setting_the_function_reads_is_wired(template: dict[str, Any], function: dict[str, Any]) -> None:
+    assert function["Properties"]["Environment"]["Variables"] == ENVIRONMENT
+    for source in ENVIRONMENT.values():
+        name = source["Ref"]
+        assert name in template["Parameters"] or name in template["Resources"], name
+
+
+def test_parameter_defaults(template: dict[str, Any]) -> None:
+    params = template["Parameters"]
+    assert params["RemediationMode"]["Default"] == "dry-run"
+    assert params["RemediationMode"]["AllowedValues"] == ["off", "dry-run", "enforce"]
+    assert params["AlertMessageFormat"]["Default"] == "chat"
+    assert params["AlertMessageFormat"]["AllowedValues"] == ["chat", "text"]
+    assert params["OverwriteMaxPerWindow"]["Default"] == 1
+    assert params["OverwriteWindowHours"]["Default"] == 24
+    assert params["FactReadTimeoutMs"]["Default"] == 3000
+    assert params["RemediationAllowClusters"]["Default"] == ""
+    assert params["RemediationDenyClusters"]["Default"] == ""
+    assert params["AlertEmail"]["Default"] == ""
+    assert params["ReservedConcurrency"]["Default"] == 0
+
+
+def test_optional_pieces_hang_on_conditions(template: dict[str, Any], function: dict[str, Any]) -> None:
+    assert template["Resources"]["AlertEmailSubscription"]["Condition"] == "HasAlertEmail"
+    assert function["Properties"]["ReservedConcurrentExecutions"] == {
+        "Fn::If": ["HasReservedConcurrency", {"Ref": "ReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+
+
+def test_role_has_no_wildcard_actions(template: dict[str, Any]) -> None:
+    for statement in _statements(template):
+        assert statement["Effect"] == "Allow"
+        for action in _as_list(statement["Action"]):
+            assert "*" not in action, f"wildcard action {action} in {statement.get('Sid')}"
+
+
+def test_role_grants_exactly_the_calls_the_function_makes(template: dict[str, Any]) -> None:
+    granted: dict[str, list[Any]] = {}
+    for statement in _statements(template):
+        for action in _as_list(statement["Action"]):
+            assert action not in granted, f"{action} granted twice"
+            granted[action] = [_sub(r) for r in _as_list(statement["Resource"])]
+    assert granted == {
+        "eks:DescribeAddon": [ADDON_ARN],
+        "eks:UpdateAddon": [ADDON_ARN],
+        "eks:ListUpdates": [CLUSTER_ARN, ADDON_ARN],
+        "eks:DescribeUpdate": [CLUSTER_ARN, ADDON_ARN],
+        "guardduty:ListDetectors": ["*"],
+        "guardduty:ListCoverage": [DETECTOR_ARN],
+        "guardduty:GetCoverageStatistics": [DETECTOR_ARN],
+        "sns:Publish": [{"Ref": "AlertTopic"}],
+        "sqs:SendMessage": [{"Fn::GetAtt": ["OnFailureQueue", "Arn"]}],
+        "kms:GenerateDataKey": [{"Fn::GetAtt": ["AlertsKey", "Arn"]}],
+        "kms:Decrypt": [{"Fn::GetAtt": ["AlertsKey", "Arn"]}],
+        "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
+        "logs:PutLogEvents": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
+    }
+
+
+def test_async_failures_land_in_an_encrypted_queue(function: dict[str, Any], template: dict[str, Any]) -> None:
+    config = function["Properties"]["EventInvokeConfig"]
+    assert config["MaximumRetryAttempts"] == 2
+    assert 60 <= config["MaximumEventAgeInSeconds"] <= 21600
+    assert config["DestinationConfig"]["OnFailure"] == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["OnFailureQueue", "Arn"]},
+    }
+    assert template["Resources"]["OnFailureQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertsKey"}
+
+
+def test_rule_target_has_retry_policy_and_scoped_dlq(template: dict[str, Any]) -> None:
+    rule = template["Resources"]["CoverageEventRule"]["Properties"]
+    assert "EventBusName" not in rule  # the default bus: AWS service events arrive there
+    (target,) = rule["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["CoverageFunction", "Arn"]}
+    assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
+    assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["RuleDeadLetterQueue", "Arn"]}}
+    (statement,) = template["Resources"]["RuleDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["CoverageEventRule", "Arn"]}}}
+    permission = template["Resources"]["CoverageEventRulePermission"]["Properties"]
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["CoverageEventRule", "Arn"]}
+
+
+def test_everything_stored_is_encrypted_with_a_rotating_key(template: dict[str, Any]) -> None:
+    key = template["Resources"]["AlertsKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    principals = [s["Principal"] for s in key["KeyPolicy"]["Statement"]]
+    assert {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}} in principals
+    assert {"Service": "cloudwatch.amazonaws.com"} in principals
+    assert {"Service": "events.amazonaws.com"} in principals
+    for name in ("AlertTopic", "RuleDeadLetterQueue", "OnFailureQueue"):
+        assert template["Resources"][name]["Properties"]["KmsMasterKeyId"] == {"Ref": "AlertsKey"}, name
+
+
+def test_alarms_watch_errors_and_both_failure_queues(template: dict[str, Any]) -> None:
+    alarms = list(resources_of_type(template, "AWS::CloudWatch::Alarm").values())
+    watched = set()
+    for alarm in alarms:
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == [{"Ref": "AlertTopic"}]
+        assert props["ComparisonOperator"] == "GreaterThanThreshold"
+        assert props["Threshold"] == 0
+        (dimension,) = props["Dimensions"]
+        value = dimension["Value"]
+        watched.add((props["MetricName"], value["Ref"] if "Ref" in value else value["Fn::GetAtt"][0]))
+    assert watched == {
+        ("Errors", "CoverageFunction"),
+        ("ApproximateNumberOfMessagesVisible", "RuleDeadLetterQueue"),
+        ("ApproximateNumberOfMessagesVisible", "OnFailureQueue"),
+    }
