@@ -283,18 +283,30 @@ fn decode_detail(detail: Option<&Value>) -> Result<CoverageDetail, DecodeError> 
             });
         }
     };
-    let raw: RawDetail = serde_path_to_error::deserialize(detail).map_err(|e| {
-        let path = e.path().to_string();
-        DecodeError::InvalidField {
-            field: if path == "." {
-                "detail".to_owned()
-            } else {
-                format!("detail.{path}")
+    // Path tracking costs on every field; it is only needed to say where a
+    // detail went wrong, so it runs again only then.
+    match RawDetail::deserialize(detail) {
+        Ok(raw) => Ok(raw.into_detail()),
+        Err(_) => Err(
+            match serde_path_to_error::deserialize::<_, RawDetail>(detail) {
+                Ok(_) => DecodeError::InvalidField {
+                    field: "detail".to_owned(),
+                    reason: "could not be decoded".to_owned(),
+                },
+                Err(e) => {
+                    let path = e.path().to_string();
+                    DecodeError::InvalidField {
+                        field: if path == "." {
+                            "detail".to_owned()
+                        } else {
+                            format!("detail.{path}")
+                        },
+                        reason: e.into_inner().to_string(),
+                    }
+                }
             },
-            reason: e.into_inner().to_string(),
-        }
-    })?;
-    Ok(raw.into_detail())
+        ),
+    }
 }
 
 #[derive(Deserialize)]

@@ -19,4 +19,4 @@ pub use event::{CoverageEvent, DecodeError, Detail, Transition, decode_event, de
 pub use facts::{Fact, FactRequest, Facts, facts_needed};
 pub use issue::{AddonIssueCode, Issue, IssueType};
 pub use policy::{Policy, RemediationMode};
-pub use render::{Alert, Summary, render, summary};
+pub use render::{Alert, Message, MessageFormat, Summary, render, render_message, summary};

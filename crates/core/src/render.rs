@@ -7,17 +7,18 @@
 
 use std::collections::BTreeMap;
 
+use std::fmt::Write as _;
+
 use serde::Serialize;
-use serde_json::{Value, json};
 
 use crate::catalog::{CommandKind, Entry, Severity};
 use crate::decide::{ADDON_NAME, NoAction, Outcome, Plan, Subject, format_time};
 use crate::event::{CoverageEvent, Resource, Transition};
 use crate::facts::{Fact, Facts};
 use crate::text::{
-    ascii_ellipsis, code_block, code_span, command_block, find_owner_account_id, find_vpc_id,
-    inert_prose, is_account_id, is_eks_cluster_name, is_region, printable_ascii, scrub_controls,
-    truncate_marked,
+    ascii_ellipsis, find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name,
+    is_region, printable_ascii, push_code_block, push_code_span, push_command_block,
+    push_inert_prose, scrub_controls, truncate_marked,
 };
 
 /// SNS's limit on a message, attributes and subject included.
@@ -68,6 +69,38 @@ impl Alert {
     }
 }
 
+/// Which rendering is the message body.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MessageFormat {
+    /// Amazon Q Developer in chat applications custom-notification JSON.
+    #[default]
+    Chat,
+    /// Plain text, for topics with only email subscribers.
+    Text,
+}
+
+/// One message as it is published: subject, one body, attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Message {
+    pub subject: String,
+    pub body: String,
+    pub attributes: BTreeMap<&'static str, String>,
+}
+
+impl Message {
+    /// Bytes SNS counts for this publish.
+    pub fn publish_size(&self) -> usize {
+        self.body.len()
+            + self.subject.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(k, v)| k.len() + v.len() + "String".len())
+                .sum::<usize>()
+    }
+}
+
 /// The Lambda's return value and the CLI's summary line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Summary {
@@ -104,15 +137,48 @@ pub fn issue_id(plan: &Plan) -> &'static str {
 }
 
 /// Render the alert for a plan and what came of it.
+/// Render both bodies (the CLI shows both; tests check both).
 pub fn render(plan: &Plan, outcome: &Outcome) -> Alert {
-    let mut budget = BUDGET;
-    loop {
-        let alert = render_with(plan, outcome, budget);
-        let biggest = alert
+    within_budget(|budget| {
+        let view = build_view(plan, outcome, budget);
+        let alert = Alert {
+            subject: subject(plan, &view, budget),
+            chat_message: chat_message(plan, outcome, &view, budget),
+            text_message: plain_text(plan, &view),
+            attributes: attributes(plan, outcome, &view, budget),
+        };
+        let size = alert
             .publish_size(&alert.chat_message)
             .max(alert.publish_size(&alert.text_message));
-        if biggest <= MAX_MESSAGE_BYTES || budget.name <= 16 {
-            return alert;
+        (alert, size)
+    })
+}
+
+/// Render only the body that is published: what the Lambda does per event.
+pub fn render_message(plan: &Plan, outcome: &Outcome, format: MessageFormat) -> Message {
+    within_budget(|budget| {
+        let view = build_view(plan, outcome, budget);
+        let message = Message {
+            subject: subject(plan, &view, budget),
+            body: match format {
+                MessageFormat::Chat => chat_message(plan, outcome, &view, budget),
+                MessageFormat::Text => plain_text(plan, &view),
+            },
+            attributes: attributes(plan, outcome, &view, budget),
+        };
+        let size = message.publish_size();
+        (message, size)
+    })
+}
+
+/// Render with the full budget; in the rare case the result would not fit in
+/// SNS, again with every untrusted string's share halved.
+fn within_budget<T>(render: impl Fn(Budget) -> (T, usize)) -> T {
+    let mut budget = BUDGET;
+    loop {
+        let (rendered, size) = render(budget);
+        if size <= MAX_MESSAGE_BYTES || budget.name <= 16 {
+            return rendered;
         }
         budget = Budget {
             name: budget.name / 2,
@@ -169,13 +235,36 @@ impl CommandContext {
         )
     }
 
+    /// Fill `{cluster}`, `{region}`, `{account}`, `{vpc}` and `{owner_account}`
+    /// in one pass; other braces (JSON in commands) are left alone.
     pub fn fill(&self, template: &str) -> String {
-        template
-            .replace("{cluster}", &self.cluster)
-            .replace("{region}", &self.region)
-            .replace("{account}", &self.account)
-            .replace("{vpc}", &self.vpc)
-            .replace("{owner_account}", &self.owner_account)
+        let mut out = String::with_capacity(template.len() + 64);
+        let mut rest = template;
+        while let Some(open) = rest.find('{') {
+            out.push_str(&rest[..open]);
+            let tail = &rest[open..];
+            let placeholder = [
+                ("{cluster}", &self.cluster),
+                ("{region}", &self.region),
+                ("{account}", &self.account),
+                ("{vpc}", &self.vpc),
+                ("{owner_account}", &self.owner_account),
+            ]
+            .into_iter()
+            .find(|(name, _)| tail.starts_with(name));
+            match placeholder {
+                Some((name, value)) => {
+                    out.push_str(value);
+                    rest = &tail[name.len()..];
+                }
+                None => {
+                    out.push('{');
+                    rest = &tail[1..];
+                }
+            }
+        }
+        out.push_str(rest);
+        out
     }
 }
 
@@ -220,18 +309,6 @@ struct View {
     links: Vec<(String, String)>,
     raw_event: Option<String>,
     extra_details: Vec<(String, String)>,
-}
-
-fn render_with(plan: &Plan, outcome: &Outcome, budget: Budget) -> Alert {
-    let view = build_view(plan, outcome, budget);
-    let chat = chat_json(plan, outcome, &view, budget);
-    let chat_message = serde_json::to_string_pretty(&chat).unwrap_or_else(|_| chat.to_string());
-    Alert {
-        subject: subject(plan, &view, budget),
-        chat_message,
-        text_message: plain_text(plan, &view),
-        attributes: attributes(plan, outcome, &view, budget),
-    }
 }
 
 fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
@@ -550,18 +627,25 @@ fn describe_facts(event: &CoverageEvent, facts: &Facts, budget: Budget) -> Vec<S
     lines
 }
 
-fn where_line(view: &View) -> String {
-    let mut parts = Vec::new();
+fn push_where_line(out: &mut String, view: &View) {
+    let mut first = true;
+    let mut part = |out: &mut String, label: &str, value: &str| {
+        if !first {
+            out.push_str(" · ");
+        }
+        first = false;
+        out.push_str(label);
+        push_code_span(out, value);
+    };
     if let Some(cluster) = &view.cluster {
-        parts.push(format!("cluster {}", code_span(cluster)));
+        part(out, "cluster ", cluster);
     }
     if let Some(account) = &view.account {
-        parts.push(format!("account {}", code_span(account)));
+        part(out, "account ", account);
     }
     if let Some(region) = &view.region {
-        parts.push(code_span(region));
+        part(out, "", region);
     }
-    parts.join(" · ")
 }
 
 fn thread_id(view: &View) -> String {
@@ -587,40 +671,84 @@ fn thread_id(view: &View) -> String {
     )
 }
 
-fn chat_json(plan: &Plan, outcome: &Outcome, view: &View, budget: Budget) -> Value {
-    let mut description = Vec::new();
-    let where_ = where_line(view);
-    if !where_.is_empty() {
-        description.push(where_);
-    }
+/// The Amazon Q Developer in chat applications custom notification, in the
+/// schema's order.
+#[derive(Serialize)]
+struct ChatNotification<'a> {
+    version: &'static str,
+    source: &'static str,
+    id: String,
+    content: ChatContent<'a>,
+    metadata: ChatMetadata,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatContent<'a> {
+    text_type: &'static str,
+    title: String,
+    description: String,
+    next_steps: &'a [String],
+    keywords: Vec<String>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChatMetadata {
+    thread_id: String,
+    summary: String,
+    event_type: &'static str,
+    related_resources: Vec<String>,
+    additional_context: BTreeMap<&'static str, String>,
+}
+
+/// The chat description: markdown, untrusted text only inside inert code or prose.
+fn chat_description(view: &View) -> String {
+    let mut out = String::with_capacity(8 * 1024);
+    let section = |out: &mut String| {
+        if !out.is_empty() {
+            out.push_str("\n\n");
+        }
+    };
+    push_where_line(&mut out, view);
     if let Some(entry) = view.entry {
-        description.push(format!(
-            "*Issue* {} · severity *{}* · {}",
-            code_span(entry.id),
+        section(&mut out);
+        out.push_str("*Issue* ");
+        push_code_span(&mut out, entry.id);
+        let _ = write!(
+            out,
+            " · severity *{}* · {}",
             entry.severity.as_str(),
             entry.actionability.as_str()
-        ));
+        );
     }
-    description.push(format!("*Why:* {}", inert_prose(&view.why)));
+    section(&mut out);
+    out.push_str("*Why:* ");
+    push_inert_prose(&mut out, &view.why);
     if let Some(raw) = &view.issue_raw {
-        description.push(format!("*GuardDuty said:*\n{}", code_block(raw)));
+        section(&mut out);
+        out.push_str("*GuardDuty said:*\n");
+        push_code_block(&mut out, raw);
     }
     for (label, value) in &view.extra_details {
-        description.push(format!("*{label}:* {}", code_span(value)));
+        section(&mut out);
+        let _ = write!(out, "*{label}:* ");
+        push_code_span(&mut out, value);
     }
-    let mut did = format!("*What this function did:* {}", inert_prose(&view.did));
+    section(&mut out);
+    out.push_str("*What this function did:* ");
+    push_inert_prose(&mut out, &view.did);
     if let Some(command) = &view.did_command {
-        did.push('\n');
-        did.push_str(&code_block(command));
+        out.push('\n');
+        push_code_block(&mut out, command);
     }
-    description.push(did);
     if !view.facts.is_empty() {
-        let facts: Vec<String> = view
-            .facts
-            .iter()
-            .map(|f| format!("• {}", code_span(f)))
-            .collect();
-        description.push(format!("*Live state:*\n{}", facts.join("\n")));
+        section(&mut out);
+        out.push_str("*Live state:*");
+        for fact in &view.facts {
+            out.push_str("\n• ");
+            push_code_span(&mut out, fact);
+        }
     }
     for FilledCommand {
         purpose,
@@ -628,33 +756,41 @@ fn chat_json(plan: &Plan, outcome: &Outcome, view: &View, budget: Budget) -> Val
         command,
     } in &view.commands
     {
-        let label = match kind {
-            CommandKind::Shell => format!("*{purpose}:*"),
-            CommandKind::LogsInsights => format!("*{purpose}* (CloudWatch Logs Insights):"),
-        };
-        description.push(format!("{label}\n{}", command_block(command)));
+        section(&mut out);
+        match kind {
+            CommandKind::Shell => {
+                let _ = writeln!(out, "*{purpose}:*");
+            }
+            CommandKind::LogsInsights => {
+                let _ = writeln!(out, "*{purpose}* (CloudWatch Logs Insights):");
+            }
+        }
+        push_command_block(&mut out, command);
     }
     if let Some(raw) = &view.raw_event {
-        description.push(format!("*Raw event:*\n{}", code_block(raw)));
+        section(&mut out);
+        out.push_str("*Raw event:*\n");
+        push_code_block(&mut out, raw);
     }
     if !view.links.is_empty() {
-        let links: Vec<String> = view
-            .links
-            .iter()
-            .map(|(title, url)| format!("• {title}: {url}"))
-            .collect();
-        description.push(format!("*Docs:*\n{}", links.join("\n")));
+        section(&mut out);
+        out.push_str("*Docs:*");
+        for (title, url) in &view.links {
+            let _ = write!(out, "\n• {title}: {url}");
+        }
     }
+    out
+}
 
-    let title = match &view.cluster {
-        Some(cluster) => format!(
-            "{} {} on {}",
-            view.emoji,
-            inert_prose(&view.headline),
-            code_span(cluster)
-        ),
-        None => format!("{} {}", view.emoji, inert_prose(&view.headline)),
-    };
+fn chat_message(plan: &Plan, outcome: &Outcome, view: &View, budget: Budget) -> String {
+    let mut title = String::with_capacity(160);
+    title.push_str(view.emoji);
+    title.push(' ');
+    push_inert_prose(&mut title, &view.headline);
+    if let Some(cluster) = &view.cluster {
+        title.push_str(" on ");
+        push_code_span(&mut title, cluster);
+    }
     let mut keywords = vec!["GuardDuty".to_owned(), view.severity.as_str().to_owned()];
     match view.entry {
         Some(entry) => keywords.push(entry.id.to_owned()),
@@ -678,44 +814,43 @@ fn chat_json(plan: &Plan, outcome: &Outcome, view: &View, budget: Budget) -> Val
     if let Some(arn) = plan.facts.addon.known().and_then(|a| a.arn.as_deref()) {
         related.push(clip(arn, budget.name));
     }
-    let mut context = serde_json::Map::new();
-    context.insert(
-        "eventId".into(),
-        json!(clip(&plan.event.envelope.id, budget.name)),
-    );
-    context.insert("issueId".into(), json!(issue_id(plan)));
-    context.insert("severity".into(), json!(view.severity.as_str()));
-    context.insert("remediationMode".into(), json!(plan.mode.as_str()));
-    context.insert("action".into(), json!(outcome.action_label()));
-    context.insert("outcome".into(), json!(outcome.label()));
+    let mut context = BTreeMap::new();
+    context.insert("eventId", clip(&plan.event.envelope.id, budget.name));
+    context.insert("issueId", issue_id(plan).to_owned());
+    context.insert("severity", view.severity.as_str().to_owned());
+    context.insert("remediationMode", plan.mode.as_str().to_owned());
+    context.insert("action", outcome.action_label().to_owned());
+    context.insert("outcome", outcome.label());
     if let Some(update_id) = outcome.update_id() {
-        context.insert("updateId".into(), json!(clip(update_id, budget.name)));
+        context.insert("updateId", clip(update_id, budget.name));
     }
     if let Some(code) = &view.addon_code {
-        context.insert("addonIssueCode".into(), json!(code));
+        context.insert("addonIssueCode", code.clone());
     }
     if let Some(entry) = view.entry {
-        context.insert("actionability".into(), json!(entry.actionability.as_str()));
+        context.insert("actionability", entry.actionability.as_str().to_owned());
     }
-    json!({
-        "version": "1.0",
-        "source": "custom",
-        "id": clip(&plan.event.envelope.id, budget.name),
-        "content": {
-            "textType": "client-markdown",
-            "title": title,
-            "description": description.join("\n\n"),
-            "nextSteps": view.steps,
-            "keywords": keywords,
+    let notification = ChatNotification {
+        version: "1.0",
+        source: "custom",
+        id: clip(&plan.event.envelope.id, budget.name),
+        content: ChatContent {
+            text_type: "client-markdown",
+            title,
+            description: chat_description(view),
+            next_steps: &view.steps,
+            keywords,
         },
-        "metadata": {
-            "threadId": thread_id(view),
-            "summary": summary_line(view, outcome),
-            "eventType": plan.event.envelope.transition.detail_type(),
-            "relatedResources": related,
-            "additionalContext": context,
-        }
-    })
+        metadata: ChatMetadata {
+            thread_id: thread_id(view),
+            summary: summary_line(view, outcome),
+            event_type: plan.event.envelope.transition.detail_type(),
+            related_resources: related,
+            additional_context: context,
+        },
+    };
+    // Serializing plain structs of strings cannot fail; the fallback is never taken.
+    serde_json::to_string_pretty(&notification).unwrap_or_default()
 }
 
 fn summary_line(view: &View, outcome: &Outcome) -> String {
@@ -808,52 +943,61 @@ fn attributes(
 }
 
 fn plain_text(plan: &Plan, view: &View) -> String {
-    let mut out = String::new();
-    let where_ = [
-        view.cluster.as_ref().map(|c| format!("cluster {c}")),
-        view.account.as_ref().map(|a| format!("account {a}")),
-        view.region.clone(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(", ");
-    out.push_str(&format!(
-        "{} [{}]\n",
+    let mut out = String::with_capacity(6 * 1024);
+    let _ = writeln!(
+        out,
+        "{} [{}]",
         view.headline,
         view.severity.as_str().to_ascii_uppercase()
-    ));
-    if !where_.is_empty() {
-        out.push_str(&format!("Where: {where_}\n"));
+    );
+    let places = [
+        view.cluster.as_deref().map(|c| ("cluster ", c)),
+        view.account.as_deref().map(|a| ("account ", a)),
+        view.region.as_deref().map(|r| ("", r)),
+    ];
+    let mut first = true;
+    for (label, value) in places.into_iter().flatten() {
+        out.push_str(if first { "Where: " } else { ", " });
+        first = false;
+        out.push_str(label);
+        out.push_str(value);
+    }
+    if !first {
+        out.push('\n');
     }
     if let Some(entry) = view.entry {
-        out.push_str(&format!(
-            "Issue: {} ({})\n",
+        let _ = writeln!(
+            out,
+            "Issue: {} ({})",
             entry.id,
             entry.actionability.as_str()
-        ));
+        );
     }
-    out.push_str(&format!("\nWhy: {}\n", view.why));
+    let _ = writeln!(out, "\nWhy: {}", view.why);
     if let Some(raw) = &view.issue_raw {
-        out.push_str(&format!("\nGuardDuty said:\n  {}\n", indent(raw)));
+        out.push_str("\nGuardDuty said:\n  ");
+        push_indented(&mut out, raw);
+        out.push('\n');
     }
     for (label, value) in &view.extra_details {
-        out.push_str(&format!("{label}: {value}\n"));
+        let _ = writeln!(out, "{label}: {value}");
     }
-    out.push_str(&format!("\nWhat this function did: {}\n", view.did));
+    let _ = writeln!(out, "\nWhat this function did: {}", view.did);
     if let Some(command) = &view.did_command {
-        out.push_str(&format!("  {}\n", indent(command)));
+        out.push_str("  ");
+        push_indented(&mut out, command);
+        out.push('\n');
     }
     if !view.facts.is_empty() {
         out.push_str("\nLive state:\n");
         for fact in &view.facts {
-            out.push_str(&format!("  - {fact}\n"));
+            let _ = writeln!(out, "  - {fact}");
         }
     }
     if !view.steps.is_empty() {
         out.push_str("\nNext steps:\n");
         for (index, step) in view.steps.iter().enumerate() {
-            out.push_str(&format!("  {}. {step}\n", index + 1));
+            let _ = writeln!(out, "  {}. {step}", index + 1);
         }
     }
     if !view.commands.is_empty() {
@@ -869,32 +1013,43 @@ fn plain_text(plan: &Plan, view: &View) -> String {
             } else {
                 ""
             };
-            out.push_str(&format!("  # {purpose}{note}\n  {}\n", indent(command)));
+            let _ = write!(out, "  # {purpose}{note}\n  ");
+            push_indented(&mut out, command);
+            out.push('\n');
         }
     }
     if let Some(raw) = &view.raw_event {
-        out.push_str(&format!("\nRaw event:\n  {}\n", indent(raw)));
+        out.push_str("\nRaw event:\n  ");
+        push_indented(&mut out, raw);
+        out.push('\n');
     }
     if !view.links.is_empty() {
         out.push_str("\nDocs:\n");
         for (title, url) in &view.links {
-            out.push_str(&format!("  - {title}: {url}\n"));
+            let _ = writeln!(out, "  - {title}: {url}");
         }
     }
-    out.push_str(&format!(
-        "\nEvent {} ({}){}\n",
+    let _ = write!(
+        out,
+        "\nEvent {} ({})",
         clip(&plan.event.envelope.id, 128),
-        plan.event.envelope.transition.detail_type(),
-        plan.event
-            .envelope
-            .time
-            .as_deref()
-            .map(|t| format!(" at {}", clip(t, 64)))
-            .unwrap_or_default()
-    ));
+        plan.event.envelope.transition.detail_type()
+    );
+    if let Some(time) = plan.event.envelope.time.as_deref() {
+        let _ = write!(out, " at {}", clip(time, 64));
+    }
+    out.push('\n');
     out
 }
 
-fn indent(text: &str) -> String {
-    text.replace('\n', "\n  ")
+/// Append text with every line after the first indented by two spaces.
+fn push_indented(out: &mut String, text: &str) {
+    let mut lines = text.split('\n');
+    if let Some(first) = lines.next() {
+        out.push_str(first);
+    }
+    for line in lines {
+        out.push_str("\n  ");
+        out.push_str(line);
+    }
 }

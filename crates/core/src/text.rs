@@ -3,6 +3,8 @@
 //! markdown escaping of untrusted text, and the shell-safe checks that decide
 //! whether a value from the event may be pasted into a command.
 
+use std::borrow::Cow;
+
 /// Lowercase ASCII letters and digits only. AWS's own issue strings vary in
 /// case, spacing and punctuation (`EKS Addon Issue`, `EKSAddonIssue`, a
 /// documented example with every space stripped), so both the text and the
@@ -50,18 +52,64 @@ pub fn truncate_marked(text: &str, max_bytes: usize) -> String {
     format!("{}{marker}", &text[..end])
 }
 
+fn is_hidden_control(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// Whether any byte may start a control character: C0 and DEL are ASCII, C1
+/// (U+0080..U+009F) starts with 0xC2. A cheap pre-check; 0xC2 also starts
+/// harmless characters, which only costs the slow path.
+fn may_hold_controls(text: &str) -> bool {
+    text.bytes()
+        .any(|b| is_control_byte(b) && b != b'\n' && b != b'\t')
+}
+
 /// Replace control characters (other than tab and newline) with U+FFFD so that
-/// nothing invisible reaches a chat client or a terminal.
-pub fn scrub_controls(text: &str) -> String {
-    text.chars()
-        .map(|c| {
-            if c.is_control() && c != '\n' && c != '\t' {
-                '\u{FFFD}'
-            } else {
-                c
-            }
-        })
-        .collect()
+/// nothing invisible reaches a chat client or a terminal. Borrows clean text.
+pub fn scrub_controls(text: &str) -> Cow<'_, str> {
+    if !may_hold_controls(text) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if is_hidden_control(c) { '\u{FFFD}' } else { c })
+            .collect(),
+    )
+}
+
+/// Append `text`, replacing each character `replace` maps to something.
+/// Ordinary text is copied in runs: only the characters `is_special` flags
+/// (ASCII, plus the 0xC2 lead byte of C1 controls) are looked at one by one.
+fn push_replacing(
+    out: &mut String,
+    text: &str,
+    is_special: impl Fn(u8) -> bool,
+    replace: impl Fn(char) -> Option<char>,
+) {
+    let bytes = text.as_bytes();
+    let mut run_start = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        if !is_special(bytes[index]) {
+            index += 1;
+            continue;
+        }
+        // `index` is a char boundary: special bytes are ASCII or a UTF-8 lead byte.
+        let Some(c) = text[index..].chars().next() else {
+            break;
+        };
+        if let Some(replacement) = replace(c) {
+            out.push_str(&text[run_start..index]);
+            out.push(replacement);
+            run_start = index + c.len_utf8();
+        }
+        index += c.len_utf8();
+    }
+    out.push_str(&text[run_start..]);
+}
+
+fn is_control_byte(b: u8) -> bool {
+    b < 0x20 || b == 0x7f || b == 0xc2
 }
 
 /// Characters that would let untrusted text escape a code span or block, or
@@ -69,71 +117,132 @@ pub fn scrub_controls(text: &str) -> String {
 /// `<url|text>`), replaced by look-alikes. Chat clients differ in markdown
 /// (Slack ignores backslash escapes and longer fences), so untrusted text is
 /// only ever rendered inside code, made inert this way.
-fn neutralise_for_code(text: &str) -> String {
-    scrub_controls(text)
-        .chars()
-        .map(|c| match c {
-            '`' => '\u{02CB}',
-            '<' => '\u{2039}',
-            '>' => '\u{203A}',
-            '&' => '\u{FF06}',
-            other => other,
-        })
-        .collect()
+fn push_inert_code(out: &mut String, text: &str, one_line: bool) {
+    push_replacing(
+        out,
+        text,
+        |b| matches!(b, b'`' | b'<' | b'>' | b'&') || is_control_byte(b),
+        |c| match c {
+            '`' => Some('\u{02CB}'),
+            '<' => Some('\u{2039}'),
+            '>' => Some('\u{203A}'),
+            '&' => Some('\u{FF06}'),
+            '\n' | '\t' if one_line => Some(' '),
+            c if is_hidden_control(c) => Some('\u{FFFD}'),
+            _ => None,
+        },
+    );
 }
 
-/// Untrusted text as an inline code span (line breaks become spaces).
-pub fn code_span(text: &str) -> String {
-    let inert: String = neutralise_for_code(text)
-        .chars()
-        .map(|c| if c == '\n' || c == '\t' { ' ' } else { c })
-        .collect();
-    if inert.trim().is_empty() {
-        "`(empty)`".to_owned()
-    } else {
-        format!("`{inert}`")
+/// Append untrusted text as an inline code span (line breaks become spaces).
+pub fn push_code_span(out: &mut String, text: &str) {
+    if text.trim().is_empty() {
+        out.push_str("`(empty)`");
+        return;
     }
+    out.push('`');
+    push_inert_code(out, text, true);
+    out.push('`');
+}
+
+/// Untrusted text as an inline code span.
+pub fn code_span(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    push_code_span(&mut out, text);
+    out
+}
+
+/// Append untrusted text as a fenced code block.
+pub fn push_code_block(out: &mut String, text: &str) {
+    out.push_str("```\n");
+    push_inert_code(out, text, false);
+    out.push_str("\n```");
 }
 
 /// Untrusted text as a fenced code block.
 pub fn code_block(text: &str) -> String {
-    format!("```\n{}\n```", neutralise_for_code(text))
+    let mut out = String::with_capacity(text.len() + 8);
+    push_code_block(&mut out, text);
+    out
 }
 
-/// One of our own commands (a catalog template with validated values filled
-/// in) as a fenced code block: only backticks are replaced, so that `&&`,
-/// `<placeholders>` and quotes stay copy-pasteable.
-pub fn command_block(command: &str) -> String {
-    format!(
-        "```\n{}\n```",
-        scrub_controls(command).replace('`', "\u{02CB}")
-    )
+fn find_triple_backtick(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(offset) = bytes[from..].iter().position(|&b| b == b'`') {
+        let at = from + offset;
+        if bytes[at..].starts_with(b"```") {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
-/// A prose sentence that may carry untrusted fragments (error messages, a bad
-/// cluster name), made inert for chat markdown: no formatting, link, mention
-/// or code markers survive, and it stays on one line.
+/// Append one of our own commands (a catalog template with validated values
+/// filled in) as a fenced code block. Only what could close the fence early
+/// (three backticks in a row) is broken up; single backticks (JMESPath
+/// literals), `&&`, `<placeholders>` and quotes stay copy-pasteable.
+pub fn push_command_block(out: &mut String, command: &str) {
+    out.push_str("```\n");
+    let mut rest = command;
+    while let Some(at) = find_triple_backtick(rest) {
+        push_replacing(out, &rest[..at], is_control_byte, |c| {
+            is_hidden_control(c).then_some('\u{FFFD}')
+        });
+        out.push_str("`\u{02CB}`");
+        rest = &rest[at + 3..];
+    }
+    push_replacing(out, rest, is_control_byte, |c| {
+        is_hidden_control(c).then_some('\u{FFFD}')
+    });
+    out.push_str("\n```");
+}
+
+/// Append a prose sentence that may carry untrusted fragments (error
+/// messages, a bad cluster name), made inert for chat markdown: no formatting,
+/// link, mention or code markers survive, and it stays on one line.
+pub fn push_inert_prose(out: &mut String, text: &str) {
+    push_replacing(
+        out,
+        text,
+        |b| {
+            matches!(b, b'`' | b'<' | b'>' | b'&' | b'*' | b'~' | b'[' | b']') || is_control_byte(b)
+        },
+        |c| match c {
+            '`' => Some('\u{02CB}'),
+            '<' => Some('\u{2039}'),
+            '>' => Some('\u{203A}'),
+            '&' => Some('\u{FF06}'),
+            '*' => Some('\u{2217}'),
+            '~' => Some('\u{223C}'),
+            '[' => Some('\u{FF3B}'),
+            ']' => Some('\u{FF3D}'),
+            '\n' | '\t' => Some(' '),
+            c if is_hidden_control(c) => Some('\u{FFFD}'),
+            _ => None,
+        },
+    );
+}
+
+/// A prose sentence made inert for chat markdown.
 pub fn inert_prose(text: &str) -> String {
-    scrub_controls(text)
-        .chars()
-        .map(|c| match c {
-            '`' => '\u{02CB}',
-            '<' => '\u{2039}',
-            '>' => '\u{203A}',
-            '&' => '\u{FF06}',
-            '*' => '\u{2217}',
-            '~' => '\u{223C}',
-            '[' => '\u{FF3B}',
-            ']' => '\u{FF3D}',
-            '\n' | '\t' => ' ',
-            other => other,
-        })
-        .collect()
+    let mut out = String::with_capacity(text.len());
+    push_inert_prose(&mut out, text);
+    out
 }
 
 /// Printable ASCII only (0x20..=0x7E), runs of anything else collapsed into a
 /// single `?`, whitespace runs collapsed into one space.
 pub fn printable_ascii(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let clean = bytes.iter().all(|b| (b' '..=b'~').contains(b))
+        && !bytes.windows(2).any(|w| w == b"  ")
+        && !text.ends_with(' ')
+        && !text.starts_with(' ');
+    if clean {
+        return text.to_owned();
+    }
     let mut out = String::with_capacity(text.len());
     let mut last_was_space = false;
     let mut last_was_replacement = false;
@@ -267,6 +376,16 @@ mod tests {
         assert_eq!(block.matches("```").count(), 2);
         assert!(block.starts_with("```\n") && block.ends_with("\n```"));
         assert_eq!(code_span(""), "`(empty)`");
+        let mut command = String::new();
+        push_command_block(&mut command, "aws x --query 'F[?N==`R`]' && a ```b```");
+        assert!(
+            command.contains("F[?N==`R`]") && command.contains("&& a"),
+            "{command}"
+        );
+        assert_eq!(command.matches("```").count(), 2, "{command}");
+        let mut out = String::new();
+        push_inert_code(&mut out, "a\u{85}b\u{a0}c é\u{7}", false);
+        assert_eq!(out, "a\u{FFFD}b\u{a0}c é\u{FFFD}");
         let prose = inert_prose("*bold* [x](http://e) <!here> `c`\n# h");
         assert!(
             !prose.contains(['*', '[', ']', '<', '>', '`', '\n']),

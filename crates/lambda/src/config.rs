@@ -3,19 +3,12 @@
 
 use std::time::Duration;
 
+use crate::tls::TrustStoreSource;
 use coverage_core::policy::{
     ClusterSelection, OverwriteBound, Policy, RemediationMode, parse_cluster_patterns, parse_number,
 };
 
-/// Which rendering of the alert is the SNS message body.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum MessageFormat {
-    /// Amazon Q Developer in chat applications custom-notification JSON.
-    #[default]
-    Chat,
-    /// Plain text, for topics with only email subscribers.
-    Text,
-}
+pub use coverage_core::MessageFormat;
 
 /// A bad environment variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -33,6 +26,12 @@ pub struct Config {
     pub policy: Policy,
     /// Upper bound on each AWS read; a slow read degrades the alert, never blocks it.
     pub fact_read_timeout: Duration,
+    /// Where the HTTPS client's trusted roots come from.
+    pub trust_store: TrustStoreSource,
+    /// Extra CA certificates (PEM) from the file `AWS_CA_BUNDLE` names.
+    pub extra_ca_pem: Option<Vec<u8>>,
+    /// Make the first AWS call (ListDetectors) during init, before the first event.
+    pub warm_up_at_init: bool,
 }
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
@@ -43,6 +42,24 @@ pub const REMEDIATION_DENY_CLUSTERS: &str = "REMEDIATION_DENY_CLUSTERS";
 pub const OVERWRITE_MAX_PER_WINDOW: &str = "OVERWRITE_MAX_PER_WINDOW";
 pub const OVERWRITE_WINDOW_HOURS: &str = "OVERWRITE_WINDOW_HOURS";
 pub const FACT_READ_TIMEOUT_MS: &str = "FACT_READ_TIMEOUT_MS";
+pub const TLS_TRUST_STORE: &str = "TLS_TRUST_STORE";
+pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
+pub const WARM_UP_AT_INIT: &str = "WARM_UP_AT_INIT";
+
+impl Default for Config {
+    /// What an empty environment gives: stdout, dry-run, the default bound.
+    fn default() -> Config {
+        Config {
+            alert_topic_arn: None,
+            message_format: MessageFormat::default(),
+            policy: Policy::default(),
+            fact_read_timeout: Duration::from_millis(3000),
+            trust_store: TrustStoreSource::default(),
+            extra_ca_pem: None,
+            warm_up_at_init: false,
+        }
+    }
+}
 
 impl Config {
     /// From the process environment.
@@ -123,6 +140,50 @@ impl Config {
                     .map_err(|e| fail(FACT_READ_TIMEOUT_MS, e.to_string()))?,
             ),
         };
+        let trust_store = match get(TLS_TRUST_STORE)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => TrustStoreSource::default(),
+            Some("system") => TrustStoreSource::System,
+            Some("embedded") => TrustStoreSource::Embedded,
+            Some(other) => {
+                return Err(fail(
+                    TLS_TRUST_STORE,
+                    format!("{other:?} is not a trust store: use system or embedded"),
+                ));
+            }
+        };
+        let extra_ca_pem = match get(AWS_CA_BUNDLE) {
+            None => None,
+            Some(path) => {
+                let pem = std::fs::read(&path)
+                    .map_err(|e| fail(AWS_CA_BUNDLE, format!("cannot read {path:?}: {e}")))?;
+                if !pem.windows(27).any(|w| w == b"-----BEGIN CERTIFICATE-----") {
+                    return Err(fail(
+                        AWS_CA_BUNDLE,
+                        format!("{path:?} holds no PEM certificate"),
+                    ));
+                }
+                Some(pem)
+            }
+        };
+        let warm_up_at_init = match get(WARM_UP_AT_INIT)
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None => false,
+            Some("true" | "1" | "yes" | "on") => true,
+            Some("false" | "0" | "no" | "off") => false,
+            Some(other) => {
+                return Err(fail(
+                    WARM_UP_AT_INIT,
+                    format!("{other:?} is not a boolean: use true or false"),
+                ));
+            }
+        };
         Ok(Config {
             alert_topic_arn,
             message_format,
@@ -135,6 +196,9 @@ impl Config {
                 },
             },
             fact_read_timeout,
+            trust_store,
+            extra_ca_pem,
+            warm_up_at_init,
         })
     }
 }
@@ -167,6 +231,7 @@ mod tests {
     #[test]
     fn defaults_are_offline_and_dry_run() {
         let config = config(&[]).unwrap();
+        assert_eq!(config, Config::default());
         assert_eq!(config.alert_topic_arn, None);
         assert_eq!(config.policy.mode, RemediationMode::DryRun);
         assert_eq!(config.policy.bound, OverwriteBound::default());
@@ -216,6 +281,10 @@ mod tests {
             (OVERWRITE_MAX_PER_WINDOW, "0"),
             (OVERWRITE_WINDOW_HOURS, "forever"),
             (FACT_READ_TIMEOUT_MS, "5"),
+            (TLS_TRUST_STORE, "mine"),
+            (AWS_CA_BUNDLE, "/nonexistent/ca.pem"),
+            (AWS_CA_BUNDLE, "/etc/hostname"),
+            (WARM_UP_AT_INIT, "maybe"),
         ] {
             let error = config(&[(variable, value)]).unwrap_err();
             assert_eq!(error.variable, variable);

@@ -300,6 +300,11 @@ impl Gatherer<'_> {
         Fact::Known(records)
     }
 
+    /// The account's detector id, within the read timeout (cached once read).
+    pub async fn detector(&self) -> Fact<String> {
+        bounded(self.timeout, self.detector_id()).await
+    }
+
     async fn detector_id(&self) -> Fact<String> {
         if let Some(cached) = self
             .detector_cache

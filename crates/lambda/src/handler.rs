@@ -9,7 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use coverage_core::decide::Step;
 use coverage_core::facts::FunctionIdentity;
 use coverage_core::render::issue_id;
-use coverage_core::{DecodeError, Summary, decide, decode_event, facts_needed, render, summary};
+use coverage_core::{
+    DecodeError, Summary, decide, decode_event, facts_needed, render_message, summary,
+};
 use serde_json::Value;
 use tracing::{Instrument, field};
 
@@ -69,6 +71,24 @@ impl App {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// During init: the one call every EKS event needs anyway (the detector
+    /// id, cached), which also pays the first TLS handshake and the crypto
+    /// library's set-up before the first event. Failure only logs.
+    pub async fn warm_up(&self) {
+        let gatherer = Gatherer {
+            clients: &self.clients,
+            timeout: self.config.fact_read_timeout,
+            detector_cache: &self.detector_cache,
+        };
+        match gatherer.detector().await {
+            coverage_core::Fact::Known(_) => tracing::debug!("warm-up: GuardDuty detector read"),
+            coverage_core::Fact::Unavailable(why) => {
+                tracing::warn!(why, "warm-up: GuardDuty detector not read")
+            }
+            coverage_core::Fact::NotGathered => {}
+        }
     }
 
     /// Handle one invocation: the function's own ARN says where it may write.
@@ -151,21 +171,17 @@ impl App {
         span.record("action", outcome.action_label());
         span.record("outcome", outcome.label().as_str());
 
-        let alert = render(&plan, &outcome);
-        let message_id = self
-            .destination
-            .publish(&alert, self.config.message_format)
-            .await
-            .map_err(|source| {
-                let error = HandlerError::Publish {
-                    event_id: clip(&event.envelope.id),
-                    issue_id: issue_id(&plan).to_owned(),
-                    destination: self.destination.describe(),
-                    source,
-                };
-                tracing::error!(error = %error, "alert not published; Lambda will retry the event");
-                error
-            })?;
+        let message = render_message(&plan, &outcome, self.config.message_format);
+        let message_id = self.destination.publish(&message).await.map_err(|source| {
+            let error = HandlerError::Publish {
+                event_id: clip(&event.envelope.id),
+                issue_id: issue_id(&plan).to_owned(),
+                destination: self.destination.describe(),
+                source,
+            };
+            tracing::error!(error = %error, "alert not published; Lambda will retry the event");
+            error
+        })?;
         let summary = summary(&plan, &outcome, &message_id);
         tracing::info!(
             update_id = summary.update_id.as_deref().unwrap_or("-"),

@@ -8,6 +8,7 @@ pub mod handler;
 pub mod logging;
 pub mod publish;
 pub mod remediate;
+pub mod tls;
 
 pub use config::{Config, ConfigError, MessageFormat};
 pub use handler::{App, HandlerError};

@@ -2,7 +2,7 @@
 //! start-up, then the runtime loop.
 
 use aws_config::BehaviorVersion;
-use coverage_lambda::{App, Config, logging};
+use coverage_lambda::{App, Config, logging, tls};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
@@ -17,8 +17,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         alert_destination = config.alert_topic_arn.as_deref().unwrap_or("stdout"),
         "starting"
     );
-    let sdk = aws_config::load_defaults(BehaviorVersion::latest()).await;
+    let http_client = tls::https_client(config.trust_store, config.extra_ca_pem.as_deref())?;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http_client)
+        .load()
+        .await;
+    let warm_up = config.warm_up_at_init;
     let app = App::new(config, &sdk);
+    if warm_up {
+        app.warm_up().await;
+    }
     let app = &app;
     // Boxed: the handler's future nests every SDK call's future, deeper than
     // the compiler's default layout recursion allows in one type.

@@ -2,9 +2,8 @@
 //! body and message attributes, or standard output when no topic is set.
 
 use aws_sdk_sns::types::MessageAttributeValue;
-use coverage_core::Alert;
+use coverage_core::Message;
 
-use crate::config::MessageFormat;
 use crate::gather::error_text;
 
 /// What `message_id` is when the alert went to standard output.
@@ -33,26 +32,18 @@ impl Destination {
     }
 
     /// Deliver; the message id on success.
-    pub async fn publish(
-        &self,
-        alert: &Alert,
-        format: MessageFormat,
-    ) -> Result<String, PublishError> {
-        let body = match format {
-            MessageFormat::Chat => &alert.chat_message,
-            MessageFormat::Text => &alert.text_message,
-        };
+    pub async fn publish(&self, message: &Message) -> Result<String, PublishError> {
         match self {
             Destination::Stdout => {
                 let line = serde_json::json!({
-                    "alert": {"subject": alert.subject, "message": body, "message_attributes": alert.attributes}
+                    "alert": {"subject": message.subject, "message": message.body, "message_attributes": message.attributes}
                 });
                 println!("{line}");
                 Ok(STDOUT.to_owned())
             }
             Destination::Sns { client, topic_arn } => {
                 let mut attributes = std::collections::HashMap::new();
-                for (name, value) in &alert.attributes {
+                for (name, value) in &message.attributes {
                     let attribute = MessageAttributeValue::builder()
                         .data_type("String")
                         .string_value(value)
@@ -63,8 +54,8 @@ impl Destination {
                 let published = client
                     .publish()
                     .topic_arn(topic_arn)
-                    .subject(&alert.subject)
-                    .message(body)
+                    .subject(&message.subject)
+                    .message(&message.body)
                     .set_message_attributes(Some(attributes))
                     .send()
                     .await

@@ -27,6 +27,7 @@ fn config(mode: RemediationMode) -> Config {
         },
         // Generous: the SDK's own retries with backoff must fit inside.
         fact_read_timeout: Duration::from_secs(10),
+        ..Config::default()
     }
 }
 

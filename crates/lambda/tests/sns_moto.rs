@@ -71,6 +71,7 @@ async fn the_alert_read_back_from_sqs_is_a_valid_chat_notification() {
             ..Policy::default()
         },
         fact_read_timeout: Duration::from_secs(10),
+        ..Config::default()
     };
     let app = App::with_clients(config, clients(&fake.uri(), &moto.endpoint).await);
     let summary = app
