@@ -136,7 +136,12 @@ async fn bench(cli: Cli) -> Result<bool> {
     let [eks, guardduty, sns] = endpoints.as_slice() else {
         bail!("expected three fake AWS endpoints");
     };
-    let env = function_env([eks, guardduty, sns], &pki.ca_pem_path, &cli.env);
+    let env = function_env(
+        [eks, guardduty, sns],
+        &pki.system_bundle_path,
+        &pki.ca_pem_path,
+        &cli.env,
+    );
 
     let quota = cli.cpu_quota_percent.map(CpuQuota::create).transpose()?;
     // With 7% of a CPU everything takes ~15x longer; the timeouts only catch hangs.
@@ -224,6 +229,7 @@ async fn bench(cli: Cli) -> Result<bool> {
 /// Runtime API address is added per cold start.
 fn function_env(
     [eks, guardduty, sns]: [&Server; 3],
+    system_bundle: &Path,
     ca_pem: &Path,
     overrides: &[(String, String)],
 ) -> Vec<(String, String)> {
@@ -246,9 +252,11 @@ fn function_env(
             format!("https://{}", guardduty.addr),
         ),
         ("AWS_ENDPOINT_URL_SNS", format!("https://{}", sns.addr)),
-        // rustls-native-certs (the SDK's system store) honours SSL_CERT_FILE;
-        // a build with compiled-in roots reads AWS_CA_BUNDLE instead.
-        ("SSL_CERT_FILE", ca.clone()),
+        // rustls-native-certs (the SDK's system store) honours SSL_CERT_FILE:
+        // the whole system bundle plus the throwaway CA, so the system store
+        // costs what it costs on Lambda. AWS_CA_BUNDLE adds the CA alone to
+        // either store (the embedded one needs it).
+        ("SSL_CERT_FILE", system_bundle.display().to_string()),
         ("AWS_CA_BUNDLE", ca),
         (
             "ALERT_TOPIC_ARN",

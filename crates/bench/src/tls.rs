@@ -32,6 +32,9 @@ pub const HOSTS: [Ipv4Addr; 3] = [
 /// The CA (as a PEM file on disk) and the server side of TLS.
 pub struct Pki {
     pub ca_pem_path: PathBuf,
+    /// The system's CA bundle with the throwaway CA appended: what the
+    /// function's system trust store scans, as large as on Lambda.
+    pub system_bundle_path: PathBuf,
     acceptor: TlsAcceptor,
     // Holds the PEM file; removed when the harness ends.
     _dir: tempfile::TempDir,
@@ -41,8 +44,24 @@ impl std::fmt::Debug for Pki {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pki")
             .field("ca_pem_path", &self.ca_pem_path)
+            .field("system_bundle_path", &self.system_bundle_path)
             .finish_non_exhaustive()
     }
+}
+
+/// Where Linux distributions keep the CA bundle (Debian, then Amazon Linux).
+const SYSTEM_BUNDLES: &[&str] = &[
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+];
+
+/// The system CA bundle. A store of one certificate would make the system
+/// store look cheaper than it is on Lambda (about 140 certificates there).
+fn system_bundle() -> Result<Vec<u8>> {
+    SYSTEM_BUNDLES
+        .iter()
+        .find_map(|path| std::fs::read(path).ok())
+        .with_context(|| format!("no system CA bundle found (looked for {SYSTEM_BUNDLES:?})"))
 }
 
 impl Pki {
@@ -97,8 +116,14 @@ impl Pki {
             .context("cannot create a temporary directory for the CA")?;
         let ca_pem_path = dir.path().join("ca.pem");
         write(&ca_pem_path, &ca_cert.pem())?;
+        let system_bundle_path = dir.path().join("system-bundle-plus-ca.pem");
+        let mut bundle = system_bundle()?;
+        bundle.push(b'\n');
+        bundle.extend_from_slice(ca_cert.pem().as_bytes());
+        write(&system_bundle_path, &String::from_utf8_lossy(&bundle))?;
         Ok(Pki {
             ca_pem_path,
+            system_bundle_path,
             acceptor: TlsAcceptor::from(Arc::new(config)),
             _dir: dir,
         })

@@ -5,6 +5,8 @@
 //! match, so specific rows come before the catch-alls of their issue type.
 //! Adding a row is adding data: nothing else changes.
 
+use std::sync::LazyLock;
+
 use serde::Serialize;
 
 use crate::issue::{AddonIssueCode, Issue, IssueType};
@@ -144,7 +146,8 @@ impl PartialEq for Entry {
 impl Eq for Entry {}
 
 impl Entry {
-    fn matches(&self, issue: &Issue, folded_text: &str) -> bool {
+    /// `folded_phrases` are this entry's `phrases`, folded (see `FOLDED_PHRASES`).
+    fn matches(&self, issue: &Issue, folded_text: &str, folded_phrases: &[Vec<String>]) -> bool {
         let type_ok = match self.types {
             Types::Any => true,
             Types::OneOf(types) => types.contains(&issue.issue_type),
@@ -155,10 +158,10 @@ impl Entry {
         };
         type_ok
             && code_ok
-            && self.phrases.iter().all(|group| {
+            && folded_phrases.iter().all(|group| {
                 group
                     .iter()
-                    .any(|phrase| folded_text.contains(&fold(phrase)))
+                    .any(|phrase| folded_text.contains(phrase.as_str()))
             })
     }
 }
@@ -168,9 +171,25 @@ pub fn classify(issue: &Issue) -> &'static Entry {
     let folded_text = fold(issue.detail_text());
     CATALOG
         .iter()
-        .find(|entry| entry.matches(issue, &folded_text))
-        .unwrap_or(&UNRECOGNIZED)
+        .zip(FOLDED_PHRASES.iter())
+        .find(|(entry, phrases)| entry.matches(issue, &folded_text, phrases))
+        .map_or(&UNRECOGNIZED, |(entry, _)| entry)
 }
+
+/// Every row's phrases in the folded form they are compared in, computed once
+/// so that the table itself can stay readable.
+static FOLDED_PHRASES: LazyLock<Vec<Vec<Vec<String>>>> = LazyLock::new(|| {
+    CATALOG
+        .iter()
+        .map(|entry| {
+            entry
+                .phrases
+                .iter()
+                .map(|group| group.iter().map(|p| fold(p)).collect())
+                .collect()
+        })
+        .collect()
+});
 
 /// Every entry, in classification order, `unrecognized` last.
 pub fn entries() -> impl Iterator<Item = &'static Entry> {

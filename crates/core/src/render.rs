@@ -5,6 +5,7 @@
 //! control characters, and rendered only inside inert code spans or blocks.
 //! The whole message stays within SNS's 256 KiB whatever the input.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use std::fmt::Write as _;
@@ -291,8 +292,8 @@ pub fn fill_commands(entry: &Entry, context: &CommandContext) -> Vec<FilledComma
 /// Everything both renderings share, already clipped.
 struct View {
     severity: Severity,
-    headline: String,
-    subject_tail: String,
+    headline: Cow<'static, str>,
+    subject_tail: &'static str,
     emoji: &'static str,
     cluster: Option<String>,
     account: Option<String>,
@@ -300,13 +301,13 @@ struct View {
     issue_raw: Option<String>,
     addon_code: Option<String>,
     entry: Option<&'static Entry>,
-    why: String,
+    why: Cow<'static, str>,
     did: String,
     did_command: Option<String>,
     facts: Vec<String>,
-    steps: Vec<String>,
+    steps: Vec<&'static str>,
     commands: Vec<FilledCommand>,
-    links: Vec<(String, String)>,
+    links: Vec<(&'static str, &'static str)>,
     raw_event: Option<String>,
     extra_details: Vec<(String, String)>,
 }
@@ -324,8 +325,8 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
     );
     let mut view = View {
         severity: Severity::High,
-        headline: String::new(),
-        subject_tail: String::new(),
+        headline: Cow::Borrowed(""),
+        subject_tail: "",
         emoji: ":rotating_light:",
         cluster,
         account,
@@ -333,7 +334,7 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
         issue_raw: None,
         addon_code: None,
         entry: None,
-        why: String::new(),
+        why: Cow::Borrowed(""),
         did,
         did_command,
         facts: describe_facts(event, &plan.facts, budget),
@@ -352,39 +353,37 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
                 Severity::Medium => ":warning:",
                 Severity::Low | Severity::Info => ":information_source:",
             };
-            view.headline = entry.title.to_owned();
-            view.subject_tail = entry.id.to_owned();
+            view.headline = Cow::Borrowed(entry.title);
+            view.subject_tail = entry.id;
             view.entry = Some(entry);
             view.issue_raw = Some(clip(&issue.raw, budget.issue));
             view.addon_code = issue.addon_code().map(|c| clip(c.as_str(), budget.name));
-            view.why = entry.why.to_owned();
-            view.steps = entry.steps.iter().map(|s| (*s).to_owned()).collect();
+            view.why = Cow::Borrowed(entry.why);
+            view.steps = entry.steps.to_vec();
             view.commands = fill_commands(entry, &context);
-            view.links = entry
-                .links
-                .iter()
-                .map(|l| (l.title.to_owned(), l.url.to_owned()))
-                .collect();
+            view.links = entry.links.iter().map(|l| (l.title, l.url)).collect();
         }
         Subject::CoverageRestored => {
             view.severity = Severity::Info;
             view.emoji = ":white_check_mark:";
-            view.headline = "GuardDuty runtime coverage restored".to_owned();
-            view.subject_tail = "recovered".to_owned();
-            view.why = "GuardDuty reports the cluster's runtime coverage as Healthy again: the agent is running and reporting.".to_owned();
+            view.headline = Cow::Borrowed("GuardDuty runtime coverage restored");
+            view.subject_tail = "recovered";
+            view.why = Cow::Borrowed(
+                "GuardDuty reports the cluster's runtime coverage as Healthy again: the agent is running and reporting.",
+            );
             view.steps = vec![
-                "No action needed.".to_owned(),
-                "If an OVERWRITE was made for this cluster, review the direct change it reverted (earlier alert in this thread) so it is not re-applied.".to_owned(),
+                "No action needed.",
+                "If an OVERWRITE was made for this cluster, review the direct change it reverted (earlier alert in this thread) so it is not re-applied.",
             ];
             view.links = vec![(
-                "GuardDuty: runtime coverage and troubleshooting for Amazon EKS clusters".to_owned(),
-                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html".to_owned(),
+                "GuardDuty: runtime coverage and troubleshooting for Amazon EKS clusters",
+                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html",
             )];
         }
         Subject::OutOfScope { resource_type } => {
             view.severity = Severity::Medium;
             view.emoji = ":warning:";
-            view.headline = format!(
+            view.headline = Cow::Owned(format!(
                 "GuardDuty runtime coverage {} for a {} resource (not handled here)",
                 if envelope.transition == Transition::Healthy {
                     "restored"
@@ -396,9 +395,11 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
                 } else {
                     printable_ascii(&clip(resource_type, 32))
                 }
+            ));
+            view.subject_tail = "out of scope";
+            view.why = Cow::Borrowed(
+                "This function explains and remediates Amazon EKS clusters only. The event is forwarded so that the coverage change is not lost; the EventBridge rule should filter it out.",
             );
-            view.subject_tail = "out of scope".to_owned();
-            view.why = "This function explains and remediates Amazon EKS clusters only. The event is forwarded so that the coverage change is not lost; the EventBridge rule should filter it out.".to_owned();
             if let Some(detail) = event.decoded_detail() {
                 if let Some(issue) = &detail.issue {
                     view.issue_raw = Some(clip(&issue.raw, budget.issue));
@@ -413,34 +414,31 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
                 }
             }
             view.steps = vec![
-                "Troubleshoot with the GuardDuty ECS runtime coverage page.".to_owned(),
-                "Restrict the EventBridge rule to detail.resourceDetails.resourceType EKS."
-                    .to_owned(),
+                "Troubleshoot with the GuardDuty ECS runtime coverage page.",
+                "Restrict the EventBridge rule to detail.resourceDetails.resourceType EKS.",
             ];
             view.links = vec![(
-                "GuardDuty: runtime coverage and troubleshooting for Amazon ECS clusters"
-                    .to_owned(),
-                "https://docs.aws.amazon.com/guardduty/latest/ug/gdu-assess-coverage-ecs.html"
-                    .to_owned(),
+                "GuardDuty: runtime coverage and troubleshooting for Amazon ECS clusters",
+                "https://docs.aws.amazon.com/guardduty/latest/ug/gdu-assess-coverage-ecs.html",
             )];
         }
         Subject::Unreadable { error, raw_event } => {
             view.severity = Severity::High;
             view.emoji = ":warning:";
-            view.headline = "Unreadable GuardDuty coverage event".to_owned();
-            view.subject_tail = "unreadable event".to_owned();
-            view.why = format!(
+            view.headline = Cow::Borrowed("Unreadable GuardDuty coverage event");
+            view.subject_tail = "unreadable event";
+            view.why = Cow::Owned(format!(
                 "The event is a GuardDuty coverage event, but its detail could not be read: {}. The raw event is attached so that nothing is lost.",
                 clip(error, budget.fact)
-            );
+            ));
             view.raw_event = Some(clip(raw_event, budget.raw_event));
             view.steps = vec![
-                "Read the raw event below for the cluster and the issue.".to_owned(),
-                "If GuardDuty changed its event schema, update the decoder (crates/core/src/event.rs).".to_owned(),
+                "Read the raw event below for the cluster and the issue.",
+                "If GuardDuty changed its event schema, update the decoder (crates/core/src/event.rs).",
             ];
             view.links = vec![(
-                "GuardDuty: coverage status EventBridge schema".to_owned(),
-                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html#coverage-status-eventbridge-schema".to_owned(),
+                "GuardDuty: coverage status EventBridge schema",
+                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html#coverage-status-eventbridge-schema",
             )];
         }
     }
@@ -688,7 +686,7 @@ struct ChatContent<'a> {
     text_type: &'static str,
     title: String,
     description: String,
-    next_steps: &'a [String],
+    next_steps: &'a [&'static str],
     keywords: Vec<String>,
 }
 
