@@ -60,14 +60,19 @@ pub struct Alert {
 impl Alert {
     /// Bytes SNS counts for a publish with this body.
     pub fn publish_size(&self, body: &str) -> usize {
-        body.len()
-            + self.subject.len()
-            + self
-                .attributes
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + "String".len())
-                .sum::<usize>()
+        publish_size(&self.subject, body, &self.attributes)
     }
+}
+
+/// What SNS counts against its limit: body, subject, and each attribute's
+/// name, value and data type.
+fn publish_size(subject: &str, body: &str, attributes: &BTreeMap<&'static str, String>) -> usize {
+    body.len()
+        + subject.len()
+        + attributes
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + "String".len())
+            .sum::<usize>()
 }
 
 /// Which rendering is the message body.
@@ -92,13 +97,7 @@ pub struct Message {
 impl Message {
     /// Bytes SNS counts for this publish.
     pub fn publish_size(&self) -> usize {
-        self.body.len()
-            + self.subject.len()
-            + self
-                .attributes
-                .iter()
-                .map(|(k, v)| k.len() + v.len() + "String".len())
-                .sum::<usize>()
+        publish_size(&self.subject, &self.body, &self.attributes)
     }
 }
 

@@ -30,7 +30,9 @@ pub struct Config {
     pub trust_store: TrustStoreSource,
     /// Extra CA certificates (PEM) from the file `AWS_CA_BUNDLE` names.
     pub extra_ca_pem: Option<Vec<u8>>,
-    /// Make the first AWS call (ListDetectors) during init, before the first event.
+    /// Make the first AWS call (ListDetectors) during init, before the first
+    /// event: the first event then starts with a warm connection and the
+    /// detector id (BENCHMARKS.md).
     pub warm_up_at_init: bool,
 }
 
@@ -56,7 +58,7 @@ impl Default for Config {
             fact_read_timeout: Duration::from_millis(3000),
             trust_store: TrustStoreSource::default(),
             extra_ca_pem: None,
-            warm_up_at_init: false,
+            warm_up_at_init: true,
         }
     }
 }
@@ -174,7 +176,7 @@ impl Config {
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
-            None => false,
+            None => true,
             Some("true" | "1" | "yes" | "on") => true,
             Some("false" | "0" | "no" | "off") => false,
             Some(other) => {

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 use std::time::{Duration, Instant};
 
-use common::{CONFIG_VALUES, FakeAws, Moto, base_config, free_port, repo, tool};
+use common::{CONFIG_VALUES, FakeAws, Inbox, Moto, free_port, repo, tool};
 use serde_json::{Value, json};
 
 /// `cargo lambda watch` in its own process group, stopped with it on drop.
@@ -114,45 +114,11 @@ fn summary(output: &Output) -> Option<Value> {
 async fn every_sample_event_through_cargo_lambda_watch() {
     let moto = Moto::start();
     let fake = FakeAws::start().await;
-    let base = base_config().await;
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::config::Builder::from(&base)
-            .endpoint_url(&moto.endpoint)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&base)
-            .endpoint_url(&moto.endpoint)
-            .build(),
-    );
-    let topic_arn = sns
-        .create_topic()
-        .name("coverage-alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("e2e-inbox")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = format!(
-        "arn:aws:sqs:us-east-1:123456789012:{}",
-        queue_url.rsplit('/').next().unwrap()
-    );
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .attributes("RawMessageDelivery", "true")
-        .send()
-        .await
-        .unwrap();
+    let Inbox {
+        topic_arn,
+        queue_url,
+        sqs,
+    } = moto.inbox("coverage-alerts", "e2e-inbox", true).await;
 
     let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e");
     std::fs::create_dir_all(&scratch).unwrap();

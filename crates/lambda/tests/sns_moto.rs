@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{CLUSTER, FakeAws, Moto, base_config, clients, event};
+use common::{CLUSTER, FakeAws, Inbox, Moto, clients, event};
 use coverage_core::policy::{Policy, RemediationMode};
 use coverage_lambda::{App, Config, MessageFormat};
 use serde_json::Value;
@@ -17,51 +17,13 @@ use serde_json::Value;
 async fn the_alert_read_back_from_sqs_is_a_valid_chat_notification() {
     let moto = tokio::task::spawn_blocking(Moto::start).await.unwrap();
     let fake = FakeAws::start().await;
-    let base = base_config().await;
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::config::Builder::from(&base)
-            .endpoint_url(&moto.endpoint)
-            .build(),
-    );
-    let sqs = aws_sdk_sqs::Client::from_conf(
-        aws_sdk_sqs::config::Builder::from(&base)
-            .endpoint_url(&moto.endpoint)
-            .build(),
-    );
-
-    let topic_arn = sns
-        .create_topic()
-        .name("guardduty-coverage-alerts")
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name("alerts-inbox")
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(&queue_arn)
-        .send()
-        .await
-        .unwrap();
+    let Inbox {
+        topic_arn,
+        queue_url,
+        sqs,
+    } = moto
+        .inbox("guardduty-coverage-alerts", "alerts-inbox", false)
+        .await;
 
     let config = Config {
         alert_topic_arn: Some(topic_arn.clone()),

@@ -442,6 +442,71 @@ impl Moto {
     }
 }
 
+/// An SNS topic on moto with an SQS queue subscribed to it: what the
+/// function publishes can be read back.
+pub struct Inbox {
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub sqs: aws_sdk_sqs::Client,
+}
+
+impl Moto {
+    /// Create the topic and the subscribed queue. `raw`: deliver the message
+    /// body alone instead of SNS's JSON envelope.
+    pub async fn inbox(&self, topic: &str, queue: &str, raw: bool) -> Inbox {
+        let base = base_config().await;
+        let sns = aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&base)
+                .endpoint_url(&self.endpoint)
+                .build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&base)
+                .endpoint_url(&self.endpoint)
+                .build(),
+        );
+        let topic_arn = sns
+            .create_topic()
+            .name(topic)
+            .send()
+            .await
+            .unwrap()
+            .topic_arn
+            .unwrap();
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(queue)
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        let arn_key = aws_sdk_sqs::types::QueueAttributeName::QueueArn;
+        let attributes = sqs
+            .get_queue_attributes()
+            .queue_url(&queue_url)
+            .attribute_names(arn_key.clone())
+            .send()
+            .await
+            .unwrap();
+        let queue_arn = attributes.attributes.unwrap()[&arn_key].clone();
+        let mut subscribe = sns
+            .subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(&queue_arn);
+        if raw {
+            subscribe = subscribe.attributes("RawMessageDelivery", "true");
+        }
+        subscribe.send().await.unwrap();
+        Inbox {
+            topic_arn,
+            queue_url,
+            sqs,
+        }
+    }
+}
+
 impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
