@@ -31,8 +31,8 @@ pub struct Config {
     /// Extra CA certificates (PEM) from the file `AWS_CA_BUNDLE` names.
     pub extra_ca_pem: Option<Vec<u8>>,
     /// Make the first AWS call (ListDetectors) during init, before the first
-    /// event: the first event then starts with a warm connection and the
-    /// detector id (BENCHMARKS.md).
+    /// event. Off by default: it saves ~2 ms at full CPU but costs a whole
+    /// CPU-quota period at 128 MB (BENCHMARKS.md).
     pub warm_up_at_init: bool,
 }
 
@@ -58,7 +58,7 @@ impl Default for Config {
             fact_read_timeout: Duration::from_millis(3000),
             trust_store: TrustStoreSource::default(),
             extra_ca_pem: None,
-            warm_up_at_init: true,
+            warm_up_at_init: false,
         }
     }
 }
@@ -176,7 +176,7 @@ impl Config {
             .map(str::to_ascii_lowercase)
             .as_deref()
         {
-            None => true,
+            None => false,
             Some("true" | "1" | "yes" | "on") => true,
             Some("false" | "0" | "no" | "off") => false,
             Some(other) => {
