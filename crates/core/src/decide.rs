@@ -399,13 +399,6 @@ impl Plan {
             Step::Call(_) => None,
         }
     }
-
-    pub fn entry(&self) -> Option<&'static Entry> {
-        match &self.subject {
-            Subject::CoverageLost { entry, .. } => Some(entry),
-            _ => None,
-        }
-    }
 }
 
 /// Decide. Pure: the same event, facts and policy always give the same plan.

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::text::{fold, strip_folded_prefix};
+use crate::text::strip_folded_prefix;
 
 /// The documented issue types (the prefix before the first colon), plus
 /// whatever else GuardDuty may start sending.
@@ -283,17 +283,6 @@ fn split_code(text: &str) -> Option<(&str, &str)> {
     }
     let message = rest.strip_prefix(':').or_else(|| rest.strip_prefix('：'))?;
     Some((code, message.trim()))
-}
-
-/// The issue type's folded spelling; used by tests and by the catalog to
-/// accept a bare type.
-pub fn folded_issue_type_spellings() -> impl Iterator<Item = (&'static str, &'static IssueType)> {
-    ISSUE_TYPE_SPELLINGS.iter().map(|(s, t)| (*s, t))
-}
-
-/// Folded comparison key for an issue type name as a user may type it.
-pub fn issue_type_key(name: &str) -> String {
-    fold(name)
 }
 
 #[cfg(test)]

@@ -17,9 +17,9 @@ use crate::decide::{ADDON_NAME, NoAction, Outcome, Plan, Subject, format_time};
 use crate::event::{CoverageEvent, Resource, Transition};
 use crate::facts::{Fact, Facts};
 use crate::text::{
-    ascii_ellipsis, find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name,
+    ascii_ellipsis, clip, find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name,
     is_region, printable_ascii, push_code_block, push_code_span, push_command_block,
-    push_inert_prose, scrub_controls, truncate_marked,
+    push_inert_prose,
 };
 
 /// SNS's limit on a message, attributes and subject included.
@@ -187,10 +187,6 @@ fn within_budget<T>(render: impl Fn(Budget) -> (T, usize)) -> T {
             raw_event: budget.raw_event / 2,
         };
     }
-}
-
-fn clip(text: &str, max: usize) -> String {
-    truncate_marked(&scrub_controls(text), max)
 }
 
 /// The values commands are filled in with: only well-formed ones, else a

@@ -64,6 +64,12 @@ fn may_hold_controls(text: &str) -> bool {
         .any(|b| is_control_byte(b) && b != b'\n' && b != b'\t')
 }
 
+/// Untrusted text made safe to keep: control characters replaced, then cut
+/// to `max_bytes` with a visible marker.
+pub fn clip(text: &str, max_bytes: usize) -> String {
+    truncate_marked(&scrub_controls(text), max_bytes)
+}
+
 /// Replace control characters (other than tab and newline) with U+FFFD so that
 /// nothing invisible reaches a chat client or a terminal. Borrows clean text.
 pub fn scrub_controls(text: &str) -> Cow<'_, str> {

@@ -69,10 +69,6 @@ impl App {
         }
     }
 
-    pub fn config(&self) -> &Config {
-        &self.config
-    }
-
     /// During init: the one call every EKS event needs anyway (the detector
     /// id, cached), which also pays the first TLS handshake and the crypto
     /// library's set-up before the first event. Failure only logs.
@@ -194,7 +190,7 @@ impl App {
 
 /// Untrusted values are cut before they reach a log line.
 fn clip(text: &str) -> String {
-    coverage_core::text::truncate_marked(&coverage_core::text::scrub_controls(text), 256)
+    coverage_core::text::clip(text, 256)
 }
 
 fn unix_now() -> i64 {
