@@ -1,12 +1,14 @@
-//! The core's cost per event: decode the EventBridge JSON, parse and
-//! classify the issue, decide, and render the alert (chat JSON, text,
-//! subject, attributes): everything the Lambda does besides I/O.
+//! The core's cost per event: the pipeline the Lambda drives (decode the
+//! EventBridge JSON, parse and classify the issue, plan the reads, decide,
+//! render the published body), everything the Lambda does besides I/O; and
+//! each stage on its own.
 
-use coverage_core::decide::Step;
-use coverage_core::facts::{AddonState, AddonStatus, CoverageStatistics, LiveCoverage};
+use coverage_core::facts::{
+    AddonHealthIssue, AddonState, AddonStatus, CoverageStatistics, CoverageStatus, LiveCoverage,
+};
 use coverage_core::{
-    Fact, Facts, Issue, MessageFormat, Policy, RemediationMode, catalog, decide,
-    decode_event_bytes, render, render_message,
+    Fact, Facts, FunctionIdentity, Invocation, Issue, MessageFormat, Next, Pipeline, Policy,
+    RemediationMode, Settings, catalog, decide, decode_event_bytes, render, render_message,
 };
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -32,7 +34,8 @@ fn event_with_issue(issue: &str) -> Vec<u8> {
 fn live_facts() -> Facts {
     Facts {
         now: Some(1_773_480_127),
-        function: None,
+        function: FunctionIdentity::from_arn("arn:aws:lambda:us-east-1:111122223333:function:f")
+            .map_or(Fact::NotGathered, Fact::Known),
         detector_id: Fact::Known("12abc34d567e8fa901bc2d34e56789f0".into()),
         addon: Fact::Known(AddonState {
             status: AddonStatus::Degraded,
@@ -40,12 +43,17 @@ fn live_facts() -> Facts {
             configuration_values: Some(
                 r#"{"priorityClassName":"aws-guardduty-agent.priorityclass-high"}"#.into(),
             ),
-            health_issues: vec![],
+            health_issues: vec![AddonHealthIssue {
+                code: "ConfigurationConflict".into(),
+                message: "Conflicts found when trying to apply.".into(),
+            }],
             arn: None,
         }),
         update_history: Fact::Known(vec![]),
         coverage: Fact::Known(LiveCoverage {
-            coverage_status: Some("UNHEALTHY".into()),
+            cluster_name: Some("prod-payments".into()),
+            account_id: Some("111122223333".into()),
+            coverage_status: Some(CoverageStatus::Unhealthy),
             ..LiveCoverage::default()
         }),
         statistics: Fact::Known(CoverageStatistics {
@@ -55,18 +63,23 @@ fn live_facts() -> Facts {
     }
 }
 
-/// What the Lambda does per event besides I/O: decode, decide (classify
-/// included) and render the one body it publishes.
-fn pipeline(bytes: &[u8], facts: &Facts, policy: &Policy) -> usize {
-    let Ok(event) = decode_event_bytes(bytes) else {
+/// What the Lambda does per event besides I/O: the pipeline from the raw
+/// payload to the one body it publishes, answering its reads with `facts`.
+fn pipeline(bytes: &[u8], facts: &Facts, settings: &Settings) -> usize {
+    let invocation = Invocation::lambda(
+        "arn:aws:lambda:us-east-1:111122223333:function:f",
+        1_773_480_127_000,
+        Some(1_773_480_157_000),
+    );
+    let Ok(mut pipeline) = Pipeline::from_bytes(bytes, settings, invocation) else {
         return 0;
     };
-    let plan = decide(&event, facts, policy);
-    match plan.step() {
-        Step::Report(outcome) => render_message(&plan, &outcome, MessageFormat::Chat)
-            .body
-            .len(),
-        Step::Call(_) => 0,
+    if let Next::Gather { .. } = pipeline.poll() {
+        pipeline.gathered(facts.clone(), 1_773_480_127_010);
+    }
+    match pipeline.poll() {
+        Next::Publish { message, .. } => message.body.len(),
+        _ => 0,
     }
 }
 
@@ -74,6 +87,11 @@ fn benches(c: &mut Criterion) {
     let policy = Policy {
         mode: RemediationMode::DryRun,
         ..Policy::default()
+    };
+    let settings = Settings {
+        policy: policy.clone(),
+        format: MessageFormat::Chat,
+        ..Settings::default()
     };
     let facts = live_facts();
 
@@ -89,11 +107,11 @@ fn benches(c: &mut Criterion) {
     ));
 
     c.bench_function("pipeline/cheap issue (configuration conflict)", |b| {
-        b.iter(|| pipeline(black_box(&cheap), &facts, &policy))
+        b.iter(|| pipeline(black_box(&cheap), &facts, &settings))
     });
     c.bench_function(
         "pipeline/expensive issue (20 KiB, undocumented code)",
-        |b| b.iter(|| pipeline(black_box(&expensive), &facts, &policy)),
+        |b| b.iter(|| pipeline(black_box(&expensive), &facts, &settings)),
     );
     // Each stage of the cheap event on its own, to see where the time goes.
     let Ok(event) = decode_event_bytes(&cheap) else {

@@ -4,14 +4,13 @@
 //! executed the plan it reports an `Outcome`, which the alert then states.
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::catalog::{self, Actionability, Entry};
 use crate::event::{CoverageEvent, Detail, Resource, Transition};
-use crate::facts::{Fact, Facts, UpdateStatus, acting_account};
-use crate::issue::{AddonIssueCode, Issue};
-use crate::policy::{ClusterExclusion, Policy, RemediationMode};
-use crate::text::is_eks_cluster_name;
+use crate::facts::Facts;
+use crate::guardrails;
+use crate::issue::Issue;
+use crate::policy::{Policy, RemediationMode};
 
 /// The only add-on this project ever writes to.
 pub const ADDON_NAME: &str = "aws-guardduty-agent";
@@ -78,25 +77,6 @@ fn shell_quote(text: &str) -> String {
     }
 }
 
-/// The idempotency token for an event: the event id itself when it is a
-/// plain identifier (so auditors can match the update to the event), else a
-/// SHA-256 of it.
-pub fn client_request_token(event_id: &str) -> String {
-    let plain = !event_id.is_empty()
-        && event_id.len() <= 64
-        && event_id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-');
-    if plain {
-        event_id.to_owned()
-    } else {
-        Sha256::digest(event_id.as_bytes())
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
-    }
-}
-
 /// What the alert is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "kind")]
@@ -137,19 +117,63 @@ pub enum NoAction {
     NotAutomatable(Actionability),
 }
 
-/// Why the OVERWRITE retry was not made.
+/// A fact the guardrails depend on that was not gathered (offline replay,
+/// dry-run): listed in the alert as not checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Evidence {
+    FunctionIdentity,
+    UpdateHistory,
+    Addon,
+    Coverage,
+}
+
+impl Evidence {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Evidence::FunctionIdentity => "where the function runs (its own account and region)",
+            Evidence::UpdateHistory => {
+                "update history (already remediated, update in flight, OVERWRITE bound)"
+            }
+            Evidence::Addon => {
+                "add-on status, its health issues, and its current version and configuration values"
+            }
+            Evidence::Coverage => "live coverage (already HEALTHY)",
+        }
+    }
+}
+
+/// Why the OVERWRITE retry was not made: one reason per guardrail.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case", tag = "reason")]
 pub enum SkipReason {
     ModeOff,
     DryRun,
+    UntrustedSource {
+        source: String,
+    },
+    InvalidEventId {
+        id: String,
+    },
+    EventTimeUnreadable {
+        time: Option<String>,
+    },
     InvalidClusterName {
         cluster: String,
+    },
+    FunctionUnverified {
+        why: String,
+    },
+    AccountUnknown,
+    MemberAccount {
+        resource_account: String,
+        delivering_account: String,
     },
     OtherAccount {
         resource_account: String,
         function_account: String,
     },
+    RegionUnknown,
     OtherRegion {
         event_region: String,
         function_region: String,
@@ -160,27 +184,60 @@ pub enum SkipReason {
     ClusterNotAllowed {
         cluster: String,
     },
-    AddonUnreadable {
-        why: String,
-    },
-    AddonBusy {
-        status: String,
-    },
-    AlreadyHealthy,
     HistoryUnreadable {
         why: String,
     },
-    UpdateInFlight {
+    UpdateTimeUnknown {
         update_id: String,
     },
     AlreadyRemediated {
         update_id: String,
         status: String,
     },
+    UpdateInFlight {
+        update_id: String,
+    },
+    UpdateStatusUnknown {
+        update_id: String,
+        status: String,
+    },
+    ChangedSinceEvent {
+        update_id: String,
+    },
+    AddonUnreadable {
+        why: String,
+    },
+    AddonBusy {
+        status: String,
+    },
+    AddonStatusUnknown {
+        status: String,
+    },
+    AddonStatusNotEligible {
+        status: String,
+    },
+    NoConflictReported {
+        codes: Vec<String>,
+    },
+    CoverageUnreadable {
+        why: String,
+    },
+    CoverageMismatch {
+        cluster: Option<String>,
+        account: Option<String>,
+    },
+    AlreadyHealthy,
+    CoverageStatusUnknown {
+        status: Option<String>,
+    },
     BoundReached {
         count: u32,
         max: u32,
         window_seconds: u64,
+    },
+    /// Too little of the invocation is left to make the call and publish its outcome.
+    DeadlineTooClose {
+        remaining_ms: u64,
     },
 }
 
@@ -190,22 +247,39 @@ impl SkipReason {
         match self {
             SkipReason::ModeOff => "mode-off",
             SkipReason::DryRun => "dry-run",
+            SkipReason::UntrustedSource { .. } => "untrusted-source",
+            SkipReason::InvalidEventId { .. } => "invalid-event-id",
+            SkipReason::EventTimeUnreadable { .. } => "event-time-unreadable",
             SkipReason::InvalidClusterName { .. } => "invalid-cluster-name",
+            SkipReason::FunctionUnverified { .. } => "function-unverified",
+            SkipReason::AccountUnknown => "account-unknown",
+            SkipReason::MemberAccount { .. } => "member-account",
             SkipReason::OtherAccount { .. } => "other-account",
+            SkipReason::RegionUnknown => "region-unknown",
             SkipReason::OtherRegion { .. } => "other-region",
             SkipReason::ClusterExcluded { .. } => "cluster-excluded",
             SkipReason::ClusterNotAllowed { .. } => "cluster-not-allowed",
+            SkipReason::HistoryUnreadable { .. } => "history-unreadable",
+            SkipReason::UpdateTimeUnknown { .. } => "update-time-unknown",
+            SkipReason::AlreadyRemediated { .. } => "already-remediated",
+            SkipReason::UpdateInFlight { .. } => "update-in-flight",
+            SkipReason::UpdateStatusUnknown { .. } => "update-status-unknown",
+            SkipReason::ChangedSinceEvent { .. } => "changed-since-event",
             SkipReason::AddonUnreadable { .. } => "addon-unreadable",
             SkipReason::AddonBusy { .. } => "addon-busy",
+            SkipReason::AddonStatusUnknown { .. } => "addon-status-unknown",
+            SkipReason::AddonStatusNotEligible { .. } => "addon-status-not-eligible",
+            SkipReason::NoConflictReported { .. } => "no-conflict-reported",
+            SkipReason::CoverageUnreadable { .. } => "coverage-unreadable",
+            SkipReason::CoverageMismatch { .. } => "coverage-mismatch",
             SkipReason::AlreadyHealthy => "already-healthy",
-            SkipReason::HistoryUnreadable { .. } => "history-unreadable",
-            SkipReason::UpdateInFlight { .. } => "update-in-flight",
-            SkipReason::AlreadyRemediated { .. } => "already-remediated",
+            SkipReason::CoverageStatusUnknown { .. } => "coverage-status-unknown",
             SkipReason::BoundReached { .. } => "bound-reached",
+            SkipReason::DeadlineTooClose { .. } => "deadline-too-close",
         }
     }
 
-    /// A sentence for the alert.
+    /// A sentence for the alert, in words a person on call understands.
     pub fn explain(&self) -> String {
         match self {
             SkipReason::ModeOff => "remediation is off (REMEDIATION_MODE=off)".to_owned(),
@@ -213,15 +287,36 @@ impl SkipReason {
                 "dry-run mode (REMEDIATION_MODE=dry-run) plans the call but never makes it"
                     .to_owned()
             }
+            SkipReason::UntrustedSource { source } => format!(
+                "the event's source is {source:?}, not aws.guardduty: only GuardDuty's own events may lead to a write"
+            ),
+            SkipReason::InvalidEventId { id } => format!(
+                "the event id {id:?} is empty or not an EventBridge id, so it cannot serve as the update's idempotency token"
+            ),
+            SkipReason::EventTimeUnreadable { time: Some(time) } => format!(
+                "could not verify when the event happened: its time {time:?} does not parse, so updates made since then cannot be told apart"
+            ),
+            SkipReason::EventTimeUnreadable { time: None } => "could not verify when the event happened: it has no time, so updates made since then cannot be told apart".to_owned(),
             SkipReason::InvalidClusterName { cluster } => {
                 format!("the event's cluster name {cluster:?} is not a valid EKS cluster name")
             }
+            SkipReason::FunctionUnverified { why } => format!(
+                "could not verify which account and region this function runs in ({why}), and it only writes in its own"
+            ),
+            SkipReason::AccountUnknown => "could not verify the cluster's account: the event names no valid account".to_owned(),
+            SkipReason::MemberAccount {
+                resource_account,
+                delivering_account,
+            } => format!(
+                "the cluster belongs to account {resource_account}, but the event came through account {delivering_account}'s event bus (a GuardDuty administrator's copy of a member's event): it is acted on only where the cluster and this function share an account"
+            ),
             SkipReason::OtherAccount {
                 resource_account,
                 function_account,
             } => format!(
                 "the cluster belongs to account {resource_account}, and this function only acts in its own account {function_account}"
             ),
+            SkipReason::RegionUnknown => "could not verify the cluster's region: the event names no valid region".to_owned(),
             SkipReason::OtherRegion {
                 event_region,
                 function_region,
@@ -234,23 +329,56 @@ impl SkipReason {
             SkipReason::ClusterNotAllowed { cluster } => {
                 format!("the cluster {cluster:?} matches no allow-list pattern")
             }
-            SkipReason::AddonUnreadable { why } => format!(
-                "the add-on could not be read ({why}), so its version and configuration values cannot be kept"
-            ),
-            SkipReason::AddonBusy { status } => {
-                format!("the add-on is {status}: another change is under way")
-            }
-            SkipReason::AlreadyHealthy => {
-                "GuardDuty already reports the cluster's coverage as HEALTHY".to_owned()
-            }
             SkipReason::HistoryUnreadable { why } => format!(
-                "the add-on's update history could not be read ({why}), so the OVERWRITE bound cannot be checked"
+                "could not verify the add-on's update history ({why}), so neither an update in flight nor the OVERWRITE bound can be ruled out"
+            ),
+            SkipReason::UpdateTimeUnknown { update_id } => format!(
+                "could not verify when add-on update {update_id} started (EKS gave no date), so it cannot be told apart from one made for this event"
+            ),
+            SkipReason::AlreadyRemediated { update_id, status } => format!(
+                "an OVERWRITE update ({update_id}, {status}) was already started after this event"
             ),
             SkipReason::UpdateInFlight { update_id } => {
                 format!("update {update_id} of the add-on is still in progress")
             }
-            SkipReason::AlreadyRemediated { update_id, status } => format!(
-                "an OVERWRITE update ({update_id}, {status}) was already started after this event"
+            SkipReason::UpdateStatusUnknown { update_id, status } => format!(
+                "could not verify that add-on update {update_id} has ended: its status is {}",
+                if status.is_empty() { "missing".to_owned() } else { format!("{status:?}, which this function does not know") }
+            ),
+            SkipReason::ChangedSinceEvent { update_id } => format!(
+                "the add-on was updated after this event (update {update_id}), so the event no longer describes its state"
+            ),
+            SkipReason::AddonUnreadable { why } => format!(
+                "could not verify the add-on's state ({why}), so its version and configuration values cannot be kept"
+            ),
+            SkipReason::AddonBusy { status } => {
+                format!("the add-on is {status}: another change is under way")
+            }
+            SkipReason::AddonStatusUnknown { status } => format!(
+                "could not verify the add-on's status: EKS reported {}",
+                if status.is_empty() { "none".to_owned() } else { format!("{status:?}, which this function does not know") }
+            ),
+            SkipReason::AddonStatusNotEligible { status } => format!(
+                "the add-on is {status}; an OVERWRITE is only made from DEGRADED or UPDATE_FAILED, the states a configuration conflict leaves"
+            ),
+            SkipReason::NoConflictReported { codes } => format!(
+                "EKS does not report a ConfigurationConflict on the add-on now (its health issues: {}), so the event's words are the only evidence",
+                if codes.is_empty() { "none".to_owned() } else { codes.join(", ") }
+            ),
+            SkipReason::CoverageUnreadable { why } => format!(
+                "could not verify GuardDuty's live coverage of the cluster ({why}): it may already be HEALTHY"
+            ),
+            SkipReason::CoverageMismatch { cluster, account } => format!(
+                "GuardDuty's coverage answer is about another resource (cluster {}, account {}), so this cluster's live coverage is not verified",
+                cluster.as_deref().unwrap_or("unnamed"),
+                account.as_deref().unwrap_or("unnamed")
+            ),
+            SkipReason::AlreadyHealthy => {
+                "GuardDuty already reports the cluster's coverage as HEALTHY".to_owned()
+            }
+            SkipReason::CoverageStatusUnknown { status } => format!(
+                "could not verify that GuardDuty still reports the cluster UNHEALTHY: its coverage status is {}",
+                status.as_deref().map_or("missing".to_owned(), |s| format!("{s:?}"))
             ),
             SkipReason::BoundReached {
                 count,
@@ -259,6 +387,9 @@ impl SkipReason {
             } => format!(
                 "{count} OVERWRITE update(s) in the last {} reached the bound of {max}: a conflict that keeps coming back needs a person",
                 human_duration(*window_seconds)
+            ),
+            SkipReason::DeadlineTooClose { remaining_ms } => format!(
+                "only {remaining_ms} ms of the invocation were left, too little to make the call and publish its outcome; the next delivery or a person can retry it"
             ),
         }
     }
@@ -288,7 +419,7 @@ pub enum Decision {
         /// The call that would have been made (dry-run).
         would_call: Option<OverwriteRequest>,
         /// Guardrails that could not be checked because a fact was not gathered.
-        unchecked: Vec<&'static str>,
+        unchecked: Vec<Evidence>,
     },
     Overwrite(OverwriteRequest),
 }
@@ -303,7 +434,7 @@ pub enum Outcome {
     Skipped {
         reason: SkipReason,
         would_call: Option<OverwriteRequest>,
-        unchecked: Vec<&'static str>,
+        unchecked: Vec<Evidence>,
     },
     UpdateStarted {
         request: OverwriteRequest,
@@ -318,6 +449,12 @@ pub enum Outcome {
     UpdateFailed {
         request: OverwriteRequest,
         error: String,
+    },
+    /// The call was made but no answer came in time: it may or may not have
+    /// started an update. A retry is safe (same idempotency token).
+    UpdateOutcomeUnknown {
+        request: OverwriteRequest,
+        why: String,
     },
 }
 
@@ -342,6 +479,7 @@ impl Outcome {
             Outcome::UpdateStarted { .. } => "update-started".to_owned(),
             Outcome::UpdateInFlight { .. } => "update-in-flight".to_owned(),
             Outcome::UpdateFailed { .. } => "update-failed".to_owned(),
+            Outcome::UpdateOutcomeUnknown { .. } => "update-outcome-unknown".to_owned(),
         }
     }
 
@@ -401,48 +539,55 @@ impl Plan {
     }
 }
 
-/// Decide. Pure: the same event, facts and policy always give the same plan.
-pub fn decide(event: &CoverageEvent, facts: &Facts, policy: &Policy) -> Plan {
-    let (subject, decision) = match &event.detail {
-        Detail::Malformed { error, raw_event } => (
-            Subject::Unreadable {
-                error: error.to_string(),
-                raw_event: raw_event.clone(),
-            },
-            Decision::NoAction {
-                why: NoAction::Unreadable,
-            },
-        ),
+/// What the event is about, the issue classified against the catalog.
+pub fn subject_of(event: &CoverageEvent) -> Subject {
+    match &event.detail {
+        Detail::Malformed { error, raw_event } => Subject::Unreadable {
+            error: error.to_string(),
+            raw_event: raw_event.clone(),
+        },
         Detail::Decoded(detail) => match (&detail.resource, event.envelope.transition) {
-            (Resource::Ecs(_), _) => (
-                Subject::OutOfScope {
-                    resource_type: "ECS".to_owned(),
-                },
-                Decision::NoAction {
-                    why: NoAction::OutOfScope,
-                },
-            ),
-            (Resource::Other { resource_type }, _) => (
-                Subject::OutOfScope {
-                    resource_type: resource_type.clone(),
-                },
-                Decision::NoAction {
-                    why: NoAction::OutOfScope,
-                },
-            ),
-            (Resource::Eks(_), Transition::Healthy) => (
-                Subject::CoverageRestored,
-                Decision::NoAction {
-                    why: NoAction::Recovered,
-                },
-            ),
+            (Resource::Ecs(_), _) => Subject::OutOfScope {
+                resource_type: "ECS".to_owned(),
+            },
+            (Resource::Other { resource_type }, _) => Subject::OutOfScope {
+                resource_type: resource_type.clone(),
+            },
+            (Resource::Eks(_), Transition::Healthy) => Subject::CoverageRestored,
             (Resource::Eks(_), Transition::Unhealthy) => {
                 let issue = detail.issue.clone().unwrap_or_else(|| Issue::parse(""));
                 let entry = catalog::classify(&issue);
-                let decision = decide_overwrite(event, entry, &issue, facts, policy);
-                (Subject::CoverageLost { entry, issue }, decision)
+                Subject::CoverageLost { entry, issue }
             }
         },
+    }
+}
+
+/// Decide. Pure: the same event, facts and policy always give the same plan.
+pub fn decide(event: &CoverageEvent, facts: &Facts, policy: &Policy) -> Plan {
+    decide_subject(event, subject_of(event), facts, policy)
+}
+
+/// Decide for an event already classified (`subject_of`).
+pub fn decide_subject(
+    event: &CoverageEvent,
+    subject: Subject,
+    facts: &Facts,
+    policy: &Policy,
+) -> Plan {
+    let decision = match &subject {
+        Subject::Unreadable { .. } => Decision::NoAction {
+            why: NoAction::Unreadable,
+        },
+        Subject::OutOfScope { .. } => Decision::NoAction {
+            why: NoAction::OutOfScope,
+        },
+        Subject::CoverageRestored => Decision::NoAction {
+            why: NoAction::Recovered,
+        },
+        Subject::CoverageLost { entry, issue } => {
+            decide_overwrite(event, entry, issue, facts, policy)
+        }
     };
     Plan {
         event: event.clone(),
@@ -461,7 +606,7 @@ fn skip(reason: SkipReason) -> Decision {
     }
 }
 
-/// The guardrails of the OVERWRITE retry, in order; the first that fails is the reason.
+/// The OVERWRITE decision for a conflict the catalog allows to automate.
 fn decide_overwrite(
     event: &CoverageEvent,
     entry: &'static Entry,
@@ -469,170 +614,34 @@ fn decide_overwrite(
     facts: &Facts,
     policy: &Policy,
 ) -> Decision {
-    // Safety interlock independent of the catalog's data: only a
-    // ConfigurationConflict is ever overwritten.
-    let is_conflict = issue.addon_code() == Some(&AddonIssueCode::ConfigurationConflict)
-        && issue.issue_type.is_addon_failure();
-    if entry.actionability != Actionability::AutomaticOverwrite || !is_conflict {
+    if !guardrails::is_automatable(entry, issue) {
         return Decision::NoAction {
             why: NoAction::NotAutomatable(entry.actionability),
         };
     }
-    if policy.mode == RemediationMode::Off {
-        return skip(SkipReason::ModeOff);
-    }
-    let dry_run = policy.mode == RemediationMode::DryRun;
-    let mut unchecked = Vec::new();
-
-    let cluster = event.cluster_name().unwrap_or_default();
-    if !is_eks_cluster_name(cluster) {
-        return skip(SkipReason::InvalidClusterName {
-            cluster: cluster.to_owned(),
-        });
-    }
-    let function_account = acting_account(event, facts.function.as_ref())
-        .unwrap_or_default()
-        .to_owned();
-    if let Some(resource_account) = event.resource_account()
-        && resource_account != function_account
-    {
-        return skip(SkipReason::OtherAccount {
-            resource_account: resource_account.to_owned(),
-            function_account,
-        });
-    }
-    if let Some(function) = &facts.function {
-        let event_region = event.envelope.region.as_deref().unwrap_or_default();
-        if event_region != function.region {
-            return skip(SkipReason::OtherRegion {
-                event_region: event_region.to_owned(),
-                function_region: function.region.clone(),
-            });
-        }
-    }
-    match policy.clusters.check(cluster) {
-        Ok(()) => {}
-        Err(ClusterExclusion::Denied { pattern }) => {
-            return skip(SkipReason::ClusterExcluded { pattern });
-        }
-        Err(ClusterExclusion::NotAllowed) => {
-            return skip(SkipReason::ClusterNotAllowed {
-                cluster: cluster.to_owned(),
-            });
-        }
-    }
-
-    let event_time = event.envelope.time.as_deref().and_then(parse_time);
-    let history = match &facts.update_history {
-        Fact::Known(history) => Some(history),
-        Fact::Unavailable(why) => return skip(SkipReason::HistoryUnreadable { why: why.clone() }),
-        Fact::NotGathered if dry_run => {
-            unchecked
-                .push("update history (already remediated, update in flight, OVERWRITE bound)");
-            None
-        }
-        Fact::NotGathered => {
-            return skip(SkipReason::HistoryUnreadable {
-                why: "it was not read".to_owned(),
-            });
-        }
+    let verdict = guardrails::check(event, policy, facts);
+    let clearance = match verdict.result {
+        Ok(clearance) => clearance,
+        Err(reason) => return skip(reason),
     };
-    if let Some(history) = history {
-        let after_event = |created: Option<i64>| match (created, event_time) {
-            (Some(created), Some(event_time)) => created >= event_time,
-            _ => false,
-        };
-        if let Some(done) = history
-            .iter()
-            .find(|u| u.is_overwrite() && after_event(u.created_at))
-        {
-            return skip(SkipReason::AlreadyRemediated {
-                update_id: done.id.clone(),
-                status: done.status.as_str().to_owned(),
-            });
-        }
-        if let Some(running) = history
-            .iter()
-            .find(|u| u.status == UpdateStatus::InProgress)
-        {
-            return skip(SkipReason::UpdateInFlight {
-                update_id: running.id.clone(),
-            });
-        }
-    }
-
-    let addon = match &facts.addon {
-        Fact::Known(addon) => Some(addon),
-        Fact::Unavailable(why) => return skip(SkipReason::AddonUnreadable { why: why.clone() }),
-        Fact::NotGathered if dry_run => {
-            unchecked.push("add-on status (CREATING, UPDATING, DELETING) and its current version and configuration values");
-            None
-        }
-        Fact::NotGathered => {
-            return skip(SkipReason::AddonUnreadable {
-                why: "it was not read".to_owned(),
-            });
-        }
-    };
-    if let Some(addon) = addon {
-        if addon.status.is_transitional() {
-            return skip(SkipReason::AddonBusy {
-                status: addon.status.as_str().to_owned(),
-            });
-        }
-        if addon.version.is_none() {
-            return skip(SkipReason::AddonUnreadable {
-                why: "DescribeAddon returned no addonVersion".to_owned(),
-            });
-        }
-    }
-
-    match &facts.coverage {
-        Fact::Known(coverage) if coverage.is_healthy() => return skip(SkipReason::AlreadyHealthy),
-        Fact::Known(_) => {}
-        Fact::Unavailable(_) | Fact::NotGathered => {
-            unchecked.push("live coverage (already HEALTHY)")
-        }
-    }
-
-    if let Some(history) = history {
-        let window = i64::try_from(policy.bound.window_seconds).unwrap_or(i64::MAX);
-        let in_window = |created: Option<i64>| match (created, facts.now) {
-            (Some(created), Some(now)) => now.saturating_sub(created) < window,
-            // Without a date, count it: the bound errs on the side of not writing.
-            _ => true,
-        };
-        let count = history
-            .iter()
-            .filter(|u| u.is_overwrite() && in_window(u.created_at))
-            .count();
-        let count = u32::try_from(count).unwrap_or(u32::MAX);
-        if count >= policy.bound.max_updates {
-            return skip(SkipReason::BoundReached {
-                count,
-                max: policy.bound.max_updates,
-                window_seconds: policy.bound.window_seconds,
-            });
-        }
-    }
-
     let request = OverwriteRequest {
-        cluster_name: cluster.to_owned(),
+        cluster_name: clearance.cluster.to_string(),
         addon_name: ADDON_NAME,
-        addon_version: addon.and_then(|a| a.version.clone()),
-        configuration_values: addon.and_then(|a| a.configuration_values.clone()),
+        addon_version: clearance.addon.and_then(|a| a.version.clone()),
+        configuration_values: clearance.addon.and_then(|a| a.configuration_values.clone()),
         resolve_conflicts: RESOLVE_CONFLICTS,
-        client_request_token: client_request_token(&event.envelope.id),
-        addon_read: addon.is_some(),
+        client_request_token: clearance.event_id.to_string(),
+        addon_read: clearance.addon.is_some(),
     };
-    if dry_run {
-        Decision::Skip {
+    match policy.mode {
+        RemediationMode::Enforce => Decision::Overwrite(request),
+        RemediationMode::DryRun => Decision::Skip {
             reason: SkipReason::DryRun,
             would_call: Some(request),
-            unchecked,
-        }
-    } else {
-        Decision::Overwrite(request)
+            unchecked: verdict.unchecked,
+        },
+        // The guardrails stop at `off` first; kept so no mode can fall through to a write.
+        RemediationMode::Off => skip(SkipReason::ModeOff),
     }
 }
 
@@ -657,18 +666,6 @@ pub fn format_time(seconds: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn tokens_are_the_event_id_or_a_digest() {
-        assert_eq!(
-            client_request_token("4f1c2a9e-7b3d-4e8a"),
-            "4f1c2a9e-7b3d-4e8a"
-        );
-        let hashed = client_request_token("weird id with spaces");
-        assert_eq!(hashed.len(), 64);
-        assert_eq!(hashed, client_request_token("weird id with spaces"));
-        assert_ne!(hashed, client_request_token("weird id with spaces!"));
-    }
 
     #[test]
     fn times_round_trip() {

@@ -1,21 +1,24 @@
-//! What the shell found out about the world before the decision: the add-on,
-//! its update history, GuardDuty's live coverage and the account's coverage
-//! statistics, and the current time. Every read can fail on its own; a failed
-//! read is a fact too (`Unavailable`, with the reason), and the alert says so.
+//! What the shell found out about the world for one event: the add-on, its
+//! update history, GuardDuty's live coverage, the account's coverage
+//! statistics, where the function runs and the current time. Every read can
+//! fail on its own; a failed read is a fact too (`Unavailable`, with the
+//! reason), and the alert says so. Facts serialize to and from JSON in the
+//! shape the pipeline asks for, so `coverage replay --facts` can replay them.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::event::CoverageEvent;
-use crate::policy::{Policy, RemediationMode};
+use crate::ids::FunctionIdentity;
+use crate::issue::AddonIssueCode;
 
 /// The outcome of one read.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", tag = "state", content = "value")]
 pub enum Fact<T> {
     Known(T),
     /// The read was attempted and failed; the reason is for humans.
     Unavailable(String),
     /// Nobody tried (offline, or not needed for this event).
+    #[default]
     NotGathered,
 }
 
@@ -28,49 +31,65 @@ impl<T> Fact<T> {
     }
 }
 
-/// EKS add-on status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum AddonStatus {
-    Creating,
-    Active,
-    CreateFailed,
-    Updating,
-    Deleting,
-    DeleteFailed,
-    Degraded,
-    UpdateFailed,
-    Other(String),
+/// A status string from AWS, as an enum with a catch-all; serialized as AWS
+/// spells it. Unknown values are kept so the alert can quote them, and every
+/// guardrail treats them as "do not act".
+macro_rules! aws_status {
+    ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[serde(from = "String", into = "String")]
+        pub enum $name {
+            $($variant,)*
+            /// A value this code does not know, or `""` when AWS sent none.
+            Unknown(String),
+        }
+
+        impl $name {
+            pub fn parse(text: &str) -> $name {
+                match text {
+                    $($text => $name::$variant,)*
+                    other => $name::Unknown(crate::text::clip(other, 64)),
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)*
+                    $name::Unknown(text) => text,
+                }
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(text: String) -> $name {
+                $name::parse(&text)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(status: $name) -> String {
+                status.as_str().to_owned()
+            }
+        }
+    };
 }
 
+aws_status!(
+    /// EKS add-on status (`DescribeAddon` `addon.status`).
+    AddonStatus {
+        Creating = "CREATING",
+        Active = "ACTIVE",
+        CreateFailed = "CREATE_FAILED",
+        Updating = "UPDATING",
+        Deleting = "DELETING",
+        DeleteFailed = "DELETE_FAILED",
+        Degraded = "DEGRADED",
+        UpdateFailed = "UPDATE_FAILED",
+    }
+);
+
 impl AddonStatus {
-    pub fn parse(status: &str) -> AddonStatus {
-        match status {
-            "CREATING" => AddonStatus::Creating,
-            "ACTIVE" => AddonStatus::Active,
-            "CREATE_FAILED" => AddonStatus::CreateFailed,
-            "UPDATING" => AddonStatus::Updating,
-            "DELETING" => AddonStatus::Deleting,
-            "DELETE_FAILED" => AddonStatus::DeleteFailed,
-            "DEGRADED" => AddonStatus::Degraded,
-            "UPDATE_FAILED" => AddonStatus::UpdateFailed,
-            other => AddonStatus::Other(other.to_owned()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            AddonStatus::Creating => "CREATING",
-            AddonStatus::Active => "ACTIVE",
-            AddonStatus::CreateFailed => "CREATE_FAILED",
-            AddonStatus::Updating => "UPDATING",
-            AddonStatus::Deleting => "DELETING",
-            AddonStatus::DeleteFailed => "DELETE_FAILED",
-            AddonStatus::Degraded => "DEGRADED",
-            AddonStatus::UpdateFailed => "UPDATE_FAILED",
-            AddonStatus::Other(status) => status,
-        }
-    }
-
     /// A change is under way: another update now would collide with it.
     pub fn is_transitional(&self) -> bool {
         matches!(
@@ -80,63 +99,74 @@ impl AddonStatus {
     }
 }
 
+aws_status!(
+    /// EKS update status (`DescribeUpdate` `update.status`).
+    UpdateStatus {
+        InProgress = "InProgress",
+        Failed = "Failed",
+        Cancelled = "Cancelled",
+        Successful = "Successful",
+    }
+);
+
+impl UpdateStatus {
+    /// The update has ended, one way or the other.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            UpdateStatus::Failed | UpdateStatus::Cancelled | UpdateStatus::Successful
+        )
+    }
+}
+
+aws_status!(
+    /// GuardDuty coverage status (`ListCoverage` `coverageStatus`).
+    CoverageStatus {
+        Healthy = "HEALTHY",
+        Unhealthy = "UNHEALTHY",
+    }
+);
+
 /// `DescribeAddon` for `aws-guardduty-agent`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddonState {
     pub status: AddonStatus,
     pub version: Option<String>,
     /// GuardDuty's own tuning (priorityClassName, dnsPolicy, resources) lives here.
+    #[serde(default)]
     pub configuration_values: Option<String>,
+    #[serde(default)]
     pub health_issues: Vec<AddonHealthIssue>,
+    #[serde(default)]
     pub arn: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl AddonState {
+    /// EKS itself reports a configuration conflict on the add-on now.
+    pub fn reports_conflict(&self) -> bool {
+        self.health_issues.iter().any(|issue| {
+            AddonIssueCode::parse(&issue.code) == AddonIssueCode::ConfigurationConflict
+        })
+    }
+}
+
+/// One of `DescribeAddon`'s `health.issues`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddonHealthIssue {
     pub code: String,
+    #[serde(default)]
     pub message: String,
 }
 
-/// EKS update status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub enum UpdateStatus {
-    InProgress,
-    Failed,
-    Cancelled,
-    Successful,
-    Other(String),
-}
-
-impl UpdateStatus {
-    pub fn parse(status: &str) -> UpdateStatus {
-        match status {
-            "InProgress" => UpdateStatus::InProgress,
-            "Failed" => UpdateStatus::Failed,
-            "Cancelled" => UpdateStatus::Cancelled,
-            "Successful" => UpdateStatus::Successful,
-            other => UpdateStatus::Other(other.to_owned()),
-        }
-    }
-
-    pub fn as_str(&self) -> &str {
-        match self {
-            UpdateStatus::InProgress => "InProgress",
-            UpdateStatus::Failed => "Failed",
-            UpdateStatus::Cancelled => "Cancelled",
-            UpdateStatus::Successful => "Successful",
-            UpdateStatus::Other(status) => status,
-        }
-    }
-}
-
 /// One entry of the add-on's update history (`ListUpdates` + `DescribeUpdate`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateRecord {
     pub id: String,
     pub status: UpdateStatus,
     /// Seconds since the Unix epoch.
     pub created_at: Option<i64>,
     /// The `ResolveConflicts` parameter of the update, if it had one.
+    #[serde(default)]
     pub resolve_conflicts: Option<String>,
 }
 
@@ -149,9 +179,14 @@ impl UpdateRecord {
 }
 
 /// GuardDuty's live view of the cluster (`ListCoverage`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct LiveCoverage {
-    pub coverage_status: Option<String>,
+    /// The cluster the answer is about, as GuardDuty names it.
+    pub cluster_name: Option<String>,
+    /// The account the answer is about.
+    pub account_id: Option<String>,
+    pub coverage_status: Option<CoverageStatus>,
     pub issue: Option<String>,
     pub covered_nodes: Option<i64>,
     pub compatible_nodes: Option<i64>,
@@ -161,57 +196,23 @@ pub struct LiveCoverage {
     pub updated_at: Option<i64>,
 }
 
-impl LiveCoverage {
-    pub fn is_healthy(&self) -> bool {
-        self.coverage_status
-            .as_deref()
-            .is_some_and(|s| s.eq_ignore_ascii_case("HEALTHY"))
-    }
-}
-
 /// The account's coverage counts (`GetCoverageStatistics`, COUNT_BY_COVERAGE_STATUS).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct CoverageStatistics {
     pub healthy: Option<i64>,
     pub unhealthy: Option<i64>,
 }
 
-/// Where this function runs, from its own ARN: it may only write there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FunctionIdentity {
-    pub account: String,
-    pub region: String,
-}
-
-impl FunctionIdentity {
-    /// From `arn:<partition>:lambda:<region>:<account>:function:<name>[:qualifier]`.
-    pub fn from_arn(arn: &str) -> Option<FunctionIdentity> {
-        let mut parts = arn.split(':');
-        let (Some("arn"), Some(_partition), Some("lambda"), Some(region), Some(account)) = (
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-            parts.next(),
-        ) else {
-            return None;
-        };
-        (crate::text::is_region(region) && crate::text::is_account_id(account)).then(|| {
-            FunctionIdentity {
-                account: account.to_owned(),
-                region: region.to_owned(),
-            }
-        })
-    }
-}
-
-/// Everything gathered for one event.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// Everything known for one event. Missing fields of a recorded file are
+/// `NotGathered`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Facts {
     /// When the facts were read, seconds since the Unix epoch.
     pub now: Option<i64>,
-    /// The function's own account and region; `None` offline.
-    pub function: Option<FunctionIdentity>,
+    /// The function's own account and region, from its ARN.
+    pub function: Fact<FunctionIdentity>,
     pub detector_id: Fact<String>,
     pub addon: Fact<AddonState>,
     pub update_history: Fact<Vec<UpdateRecord>>,
@@ -222,21 +223,34 @@ pub struct Facts {
 impl Facts {
     /// Nothing gathered: the offline replay.
     pub fn offline() -> Facts {
-        Facts {
-            now: None,
-            function: None,
-            detector_id: Fact::NotGathered,
-            addon: Fact::NotGathered,
-            update_history: Fact::NotGathered,
-            coverage: Fact::NotGathered,
-            statistics: Fact::NotGathered,
+        Facts::default()
+    }
+
+    /// Keep only the reads `request` asked for: what the Lambda would have
+    /// had (a recorded file may hold more).
+    pub fn restricted_to(mut self, request: FactRequest) -> Facts {
+        if !request.addon {
+            self.addon = Fact::NotGathered;
         }
+        if !request.update_history {
+            self.update_history = Fact::NotGathered;
+        }
+        if !request.coverage {
+            self.coverage = Fact::NotGathered;
+        }
+        if !request.statistics {
+            self.statistics = Fact::NotGathered;
+        }
+        if !request.needs_detector() {
+            self.detector_id = Fact::NotGathered;
+        }
+        self
     }
 }
 
 /// Which reads the shell should make for an event: the core decides, the
 /// shell only executes, so an event that needs nothing costs no AWS call.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FactRequest {
     /// `DescribeAddon` for `aws-guardduty-agent` on the event's cluster.
     pub addon: bool,
@@ -252,57 +266,10 @@ impl FactRequest {
     pub fn needs_detector(&self) -> bool {
         self.coverage || self.statistics
     }
-}
 
-/// The reads worth making for this event under this policy, for a function
-/// running where `function` says (when known).
-pub fn facts_needed(
-    event: &CoverageEvent,
-    policy: &Policy,
-    function: Option<&FunctionIdentity>,
-) -> FactRequest {
-    let Some(cluster) = event.eks_cluster() else {
-        return FactRequest::default();
-    };
-    if !cluster
-        .cluster_name
-        .as_deref()
-        .is_some_and(crate::text::is_eks_cluster_name)
-    {
-        return FactRequest::default();
+    pub fn is_empty(&self) -> bool {
+        !(self.addon || self.update_history || self.coverage || self.statistics)
     }
-    // This function's credentials reach only its own account and region; a
-    // member's cluster is visible through GuardDuty alone.
-    let same_account = event.resource_account() == acting_account(event, function)
-        && function.is_none_or(|f| event.envelope.region.as_deref() == Some(f.region.as_str()));
-    let may_act = same_account
-        && policy.mode != RemediationMode::Off
-        && policy
-            .clusters
-            .check(cluster.cluster_name.as_deref().unwrap_or_default())
-            .is_ok()
-        && event.issue().is_some_and(|issue| {
-            crate::catalog::classify(issue).actionability
-                == crate::catalog::Actionability::AutomaticOverwrite
-        })
-        && event.envelope.transition == crate::event::Transition::Unhealthy;
-    FactRequest {
-        addon: same_account,
-        update_history: may_act,
-        coverage: true,
-        statistics: true,
-    }
-}
-
-/// The account this function acts in: its own when known, else the account
-/// whose event bus delivered the event.
-pub fn acting_account<'a>(
-    event: &'a CoverageEvent,
-    function: Option<&'a FunctionIdentity>,
-) -> Option<&'a str> {
-    function
-        .map(|f| f.account.as_str())
-        .or(event.envelope.account.as_deref())
 }
 
 #[cfg(test)]
@@ -310,17 +277,89 @@ mod tests {
     use super::*;
 
     #[test]
-    fn function_identity_from_its_arn() {
-        let identity = FunctionIdentity::from_arn(
-            "arn:aws:lambda:eu-west-1:111122223333:function:coverage:live",
+    fn statuses_parse_known_and_keep_unknown() {
+        assert_eq!(AddonStatus::parse("DEGRADED"), AddonStatus::Degraded);
+        assert_eq!(
+            AddonStatus::parse("SOMETHING_NEW"),
+            AddonStatus::Unknown("SOMETHING_NEW".into())
+        );
+        assert_eq!(
+            AddonStatus::parse("UPDATE_FAILED").as_str(),
+            "UPDATE_FAILED"
+        );
+        assert!(UpdateStatus::parse("Successful").is_final());
+        assert!(UpdateStatus::parse("Failed").is_final());
+        assert!(UpdateStatus::parse("Cancelled").is_final());
+        assert!(!UpdateStatus::parse("InProgress").is_final());
+        assert!(!UpdateStatus::parse("").is_final());
+        assert!(AddonStatus::Updating.is_transitional());
+        assert!(!AddonStatus::Degraded.is_transitional());
+    }
+
+    #[test]
+    fn facts_round_trip_through_json_and_default_to_not_gathered() {
+        let facts: Facts = serde_json::from_str(
+            r#"{"now": 5, "addon": {"state": "known", "value": {"status": "DEGRADED", "version": "v1",
+                 "health_issues": [{"code": "ConfigurationConflict", "message": "m"}]}},
+                "coverage": {"state": "unavailable", "value": "AccessDenied"}}"#,
         )
         .unwrap();
-        assert_eq!(identity.account, "111122223333");
-        assert_eq!(identity.region, "eu-west-1");
-        assert_eq!(
-            FunctionIdentity::from_arn("arn:aws:sns:eu-west-1:111122223333:topic"),
-            None
-        );
-        assert_eq!(FunctionIdentity::from_arn("garbage"), None);
+        assert_eq!(facts.now, Some(5));
+        assert_eq!(facts.update_history, Fact::NotGathered);
+        assert_eq!(facts.coverage, Fact::Unavailable("AccessDenied".into()));
+        assert!(facts.addon.known().unwrap().reports_conflict());
+        let again: Facts = serde_json::from_str(&serde_json::to_string(&facts).unwrap()).unwrap();
+        assert_eq!(again, facts);
+        assert!(serde_json::from_str::<Facts>(r#"{"typo": 1}"#).is_err());
+    }
+
+    #[test]
+    fn restricting_keeps_only_what_was_asked() {
+        let all = Facts {
+            detector_id: Fact::Known("d".into()),
+            addon: Fact::Unavailable("a".into()),
+            update_history: Fact::Known(vec![]),
+            coverage: Fact::Unavailable("c".into()),
+            statistics: Fact::Unavailable("s".into()),
+            ..Facts::default()
+        };
+        let none = all.clone().restricted_to(FactRequest::default());
+        assert_eq!(none, Facts::default());
+        let only_history = all.clone().restricted_to(FactRequest {
+            update_history: true,
+            ..FactRequest::default()
+        });
+        assert_eq!(only_history.update_history, Fact::Known(vec![]));
+        assert_eq!(only_history.addon, Fact::NotGathered);
+        assert_eq!(only_history.detector_id, Fact::NotGathered);
+        let every = FactRequest {
+            addon: true,
+            update_history: true,
+            coverage: true,
+            statistics: true,
+        };
+        assert_eq!(all.clone().restricted_to(every), all);
+        assert!(FactRequest::default().is_empty());
+        assert!(!every.is_empty());
+        for one in [
+            FactRequest {
+                addon: true,
+                ..FactRequest::default()
+            },
+            FactRequest {
+                update_history: true,
+                ..FactRequest::default()
+            },
+            FactRequest {
+                coverage: true,
+                ..FactRequest::default()
+            },
+            FactRequest {
+                statistics: true,
+                ..FactRequest::default()
+            },
+        ] {
+            assert!(!one.is_empty(), "{one:?}");
+        }
     }
 }

@@ -2,21 +2,29 @@
 //! events, parses the issue string, classifies it against the remediation
 //! catalog, decides what to do under the operator's policy, and renders the
 //! alert. No I/O, no clock, no environment, no async: the Lambda and the CLI
-//! gather facts and execute the plan; this crate only thinks.
+//! drive its `Pipeline`, gathering the facts it asks for and executing the
+//! one write it may plan; this crate only thinks.
 
 pub mod catalog;
 pub mod decide;
 pub mod event;
 pub mod facts;
+pub mod guardrails;
+pub mod ids;
 pub mod issue;
+pub mod pipeline;
 pub mod policy;
 pub mod render;
 pub mod text;
 
 pub use catalog::{Actionability, Entry, Severity, classify};
-pub use decide::{Decision, Outcome, OverwriteRequest, Plan, SkipReason, Subject, decide};
+pub use decide::{
+    Decision, Evidence, Outcome, OverwriteRequest, Plan, SkipReason, Subject, decide,
+};
 pub use event::{CoverageEvent, DecodeError, Detail, Transition, decode_event, decode_event_bytes};
-pub use facts::{Fact, FactRequest, Facts, facts_needed};
+pub use facts::{Fact, FactRequest, Facts};
+pub use ids::{AccountId, ClusterName, EventId, FunctionIdentity, Region};
 pub use issue::{AddonIssueCode, Issue, IssueType};
+pub use pipeline::{Invocation, Limits, Next, Pipeline, Settings, Undelivered, WriteResult};
 pub use policy::{Policy, RemediationMode};
 pub use render::{Alert, Message, MessageFormat, Summary, render, render_message, summary};

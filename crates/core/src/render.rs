@@ -473,6 +473,7 @@ fn describe_outcome(
         Outcome::Skipped { reason, would_call, unchecked } => {
             let mut sentence = format!("OVERWRITE retry not made: {}.", clip(&reason.explain(), budget.fact));
             if !unchecked.is_empty() {
+                let unchecked: Vec<&str> = unchecked.iter().map(|e| e.describe()).collect();
                 sentence.push_str(&format!(" Not checked, facts not gathered: {}.", unchecked.join("; ")));
             }
             if would_call.is_some() {
@@ -499,6 +500,15 @@ fn describe_outcome(
         ),
         Outcome::UpdateFailed { request, error } => (
             format!("The OVERWRITE retry failed: {}. Follow the steps below.", clip(error, 1024)),
+            Some(clip(&request.as_cli(region), budget.issue)),
+        ),
+        Outcome::UpdateOutcomeUnknown { request, why } => (
+            format!(
+                "Called UpdateAddon with conflict resolution OVERWRITE, but the outcome is unknown: {}. EKS may or may not have started the update; check with `aws eks list-updates --name {} --addon-name {ADDON_NAME} --region {region}`. A retry is safe: the same idempotency token ({}) lets EKS start at most one update. The call:",
+                clip(why, 512),
+                request.cluster_name,
+                request.client_request_token
+            ),
             Some(clip(&request.as_cli(region), budget.issue)),
         ),
     }
@@ -557,8 +567,8 @@ fn describe_facts(event: &CoverageEvent, facts: &Facts, budget: Budget) -> Vec<S
                 "GuardDuty coverage now: {}",
                 coverage
                     .coverage_status
-                    .as_deref()
-                    .map_or("?".to_owned(), |s| clip(s, budget.name))
+                    .as_ref()
+                    .map_or("?".to_owned(), |s| clip(s.as_str(), budget.name))
             );
             if let (Some(covered), Some(compatible)) =
                 (coverage.covered_nodes, coverage.compatible_nodes)

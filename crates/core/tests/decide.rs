@@ -1,25 +1,32 @@
-//! The decision and its guardrails: every reason the OVERWRITE is not made,
-//! the exact request when it is, and the outcomes of the other kinds of event.
+//! The decision and its guardrails: every reason the OVERWRITE is not made
+//! (each its own `SkipReason`), the exact request when it is, the boundaries
+//! of every comparison, which reads are asked for, and the outcomes of the
+//! other kinds of event.
 
 // Test helpers may fail loudly: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::collections::BTreeSet;
+
 use coverage_core::decide::{
-    Decision, NoAction, Outcome, SkipReason, Subject, client_request_token, parse_time,
+    Decision, Evidence, NoAction, Outcome, SkipReason, Subject, parse_time,
 };
 use coverage_core::facts::{
-    AddonState, AddonStatus, CoverageStatistics, LiveCoverage, UpdateRecord, UpdateStatus,
+    AddonHealthIssue, AddonState, AddonStatus, CoverageStatistics, CoverageStatus, LiveCoverage,
+    UpdateRecord, UpdateStatus,
 };
+use coverage_core::guardrails::{OVERWRITE_STATUSES, reads_needed};
 use coverage_core::policy::{ClusterSelection, OverwriteBound, parse_cluster_patterns};
 use coverage_core::{
-    Actionability, CoverageEvent, Fact, Facts, Policy, RemediationMode, decide, decode_event,
-    facts_needed,
+    Actionability, CoverageEvent, Fact, FactRequest, Facts, FunctionIdentity, Policy,
+    RemediationMode, decide, decode_event,
 };
 use serde_json::{Value, json};
 
 const EVENT_ID: &str = "4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37";
 const EVENT_TIME: &str = "2026-03-14T09:21:07Z";
 const CONFLICT: &str = "Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found when trying to apply. Will not continue due to resolve conflicts mode. Conflicts: DaemonSet.apps aws-guardduty-agent - .spec.template.spec.containers[name=\"aws-guardduty-agent\"].image";
+const HOME_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:coverage";
 
 fn event_json(issue: &str) -> Value {
     json!({
@@ -41,8 +48,30 @@ fn event(issue: &str) -> CoverageEvent {
     decode_event(&event_json(issue)).unwrap()
 }
 
+/// The conflict event with one change to its JSON.
+fn conflict_with(change: impl FnOnce(&mut Value)) -> CoverageEvent {
+    let mut value = event_json(CONFLICT);
+    change(&mut value);
+    decode_event(&value).unwrap()
+}
+
+fn event_time() -> i64 {
+    parse_time(EVENT_TIME).unwrap()
+}
+
 fn now() -> i64 {
-    parse_time(EVENT_TIME).unwrap() + 60
+    event_time() + 60
+}
+
+fn home() -> Fact<FunctionIdentity> {
+    Fact::Known(FunctionIdentity::from_arn(HOME_ARN).unwrap())
+}
+
+fn conflict_issue() -> AddonHealthIssue {
+    AddonHealthIssue {
+        code: "ConfigurationConflict".into(),
+        message: "Conflicts found when trying to apply.".into(),
+    }
 }
 
 fn addon(status: AddonStatus) -> AddonState {
@@ -52,16 +81,18 @@ fn addon(status: AddonStatus) -> AddonState {
         configuration_values: Some(
             r#"{"priorityClassName":"aws-guardduty-agent.priorityclass-high"}"#.into(),
         ),
-        health_issues: vec![],
+        health_issues: vec![conflict_issue()],
         arn: Some(
             "arn:aws:eks:us-east-1:111122223333:addon/prod-payments/aws-guardduty-agent/abc".into(),
         ),
     }
 }
 
-fn unhealthy_coverage() -> LiveCoverage {
+fn coverage(status: Option<CoverageStatus>) -> LiveCoverage {
     LiveCoverage {
-        coverage_status: Some("UNHEALTHY".into()),
+        cluster_name: Some("prod-payments".into()),
+        account_id: Some("111122223333".into()),
+        coverage_status: status,
         ..LiveCoverage::default()
     }
 }
@@ -70,11 +101,11 @@ fn unhealthy_coverage() -> LiveCoverage {
 fn good_facts() -> Facts {
     Facts {
         now: Some(now()),
-        function: None,
+        function: home(),
         detector_id: Fact::Known("12abc34d567e8fa901bc2d34e56789f0".into()),
         addon: Fact::Known(addon(AddonStatus::Degraded)),
         update_history: Fact::Known(vec![]),
-        coverage: Fact::Known(unhealthy_coverage()),
+        coverage: Fact::Known(coverage(Some(CoverageStatus::Unhealthy))),
         statistics: Fact::Known(CoverageStatistics {
             healthy: Some(3),
             unhealthy: Some(1),
@@ -82,11 +113,19 @@ fn good_facts() -> Facts {
     }
 }
 
-fn enforce() -> Policy {
+fn with_policy(mode: RemediationMode) -> Policy {
     Policy {
-        mode: RemediationMode::Enforce,
+        mode,
         ..Policy::default()
     }
+}
+
+fn enforce() -> Policy {
+    with_policy(RemediationMode::Enforce)
+}
+
+fn dry_run() -> Policy {
+    with_policy(RemediationMode::DryRun)
 }
 
 fn skip_reason(decision: &Decision) -> &SkipReason {
@@ -105,6 +144,38 @@ fn update(id: &str, status: UpdateStatus, created: i64, overwrite: bool) -> Upda
     }
 }
 
+fn history(records: Vec<UpdateRecord>) -> Facts {
+    Facts {
+        update_history: Fact::Known(records),
+        ..good_facts()
+    }
+}
+
+fn with_addon(change: impl FnOnce(&mut AddonState)) -> Facts {
+    let mut state = addon(AddonStatus::Degraded);
+    change(&mut state);
+    Facts {
+        addon: Fact::Known(state),
+        ..good_facts()
+    }
+}
+
+fn with_coverage(change: impl FnOnce(&mut LiveCoverage)) -> Facts {
+    let mut live = coverage(Some(CoverageStatus::Unhealthy));
+    change(&mut live);
+    Facts {
+        coverage: Fact::Known(live),
+        ..good_facts()
+    }
+}
+
+fn overwrites(event: &CoverageEvent, facts: &Facts, policy: &Policy) -> bool {
+    matches!(
+        decide(event, facts, policy).decision,
+        Decision::Overwrite(_)
+    )
+}
+
 #[test]
 fn enforce_with_every_guardrail_holding_plans_the_exact_request() {
     let plan = decide(&event(CONFLICT), &good_facts(), &enforce());
@@ -119,8 +190,8 @@ fn enforce_with_every_guardrail_holding_plans_the_exact_request() {
         request.configuration_values.as_deref(),
         Some(r#"{"priorityClassName":"aws-guardduty-agent.priorityclass-high"}"#)
     );
-    assert_eq!(request.client_request_token, client_request_token(EVENT_ID));
     assert_eq!(request.client_request_token, EVENT_ID);
+    assert!(request.addon_read);
     assert!(
         plan.outcome_without_call().is_none(),
         "an OVERWRITE plan needs the shell's call"
@@ -128,12 +199,23 @@ fn enforce_with_every_guardrail_holding_plans_the_exact_request() {
 }
 
 #[test]
+fn both_states_a_conflict_leaves_allow_the_overwrite() {
+    assert_eq!(
+        OVERWRITE_STATUSES,
+        [AddonStatus::Degraded, AddonStatus::UpdateFailed]
+    );
+    for status in OVERWRITE_STATUSES {
+        let facts = with_addon(|a| a.status = status.clone());
+        assert!(
+            overwrites(&event(CONFLICT), &facts, &enforce()),
+            "{status:?}"
+        );
+    }
+}
+
+#[test]
 fn dry_run_plans_the_same_call_and_makes_none() {
-    let policy = Policy {
-        mode: RemediationMode::DryRun,
-        ..Policy::default()
-    };
-    let plan = decide(&event(CONFLICT), &good_facts(), &policy);
+    let plan = decide(&event(CONFLICT), &good_facts(), &dry_run());
     let Decision::Skip {
         reason: SkipReason::DryRun,
         would_call: Some(request),
@@ -159,7 +241,7 @@ fn dry_run_plans_the_same_call_and_makes_none() {
 }
 
 #[test]
-fn offline_dry_run_lists_what_it_could_not_check() {
+fn offline_dry_run_lists_what_it_could_not_check_in_order() {
     let plan = decide(&event(CONFLICT), &Facts::offline(), &Policy::offline());
     let Decision::Skip {
         reason: SkipReason::DryRun,
@@ -169,254 +251,798 @@ fn offline_dry_run_lists_what_it_could_not_check() {
     else {
         panic!("{:?}", plan.decision)
     };
-    assert_eq!(unchecked.len(), 3, "{unchecked:?}");
+    assert_eq!(
+        unchecked,
+        &[
+            Evidence::FunctionIdentity,
+            Evidence::UpdateHistory,
+            Evidence::Addon,
+            Evidence::Coverage
+        ]
+    );
     assert_eq!(request.addon_version, None);
+    assert_eq!(request.configuration_values, None);
     assert!(!request.addon_read);
+    for evidence in unchecked {
+        assert!(!evidence.describe().is_empty());
+    }
 }
 
-/// A name, the policy and facts, and what the skip reason must be.
-type GuardrailCase = (&'static str, Policy, Facts, fn(&SkipReason) -> bool);
+/// A name, the event, the policy and facts, and the expected skip label.
+type GuardrailCase = (&'static str, CoverageEvent, Policy, Facts, &'static str);
 
-#[test]
-fn each_guardrail_has_its_own_skip_reason() {
+fn guardrail_cases() -> Vec<GuardrailCase> {
     let conflict = event(CONFLICT);
-    let cases: Vec<GuardrailCase> = vec![
+    let policy_with = |clusters: ClusterSelection| Policy {
+        clusters,
+        ..enforce()
+    };
+    let t = event_time();
+    vec![
         (
             "mode off",
-            Policy {
-                mode: RemediationMode::Off,
-                ..Policy::default()
-            },
+            conflict.clone(),
+            with_policy(RemediationMode::Off),
             good_facts(),
-            |r| *r == SkipReason::ModeOff,
+            "mode-off",
+        ),
+        (
+            "untrusted source",
+            conflict_with(|v| v["source"] = json!("evil.source")),
+            enforce(),
+            good_facts(),
+            "untrusted-source",
+        ),
+        (
+            "empty event id",
+            conflict_with(|v| v["id"] = json!("")),
+            enforce(),
+            good_facts(),
+            "invalid-event-id",
+        ),
+        (
+            "event id with spaces",
+            conflict_with(|v| v["id"] = json!("an id")),
+            enforce(),
+            good_facts(),
+            "invalid-event-id",
+        ),
+        (
+            "no event time",
+            conflict_with(|v| {
+                v.as_object_mut().unwrap().remove("time");
+            }),
+            enforce(),
+            good_facts(),
+            "event-time-unreadable",
+        ),
+        (
+            "unparsable event time",
+            conflict_with(|v| v["time"] = json!("yesterday")),
+            enforce(),
+            good_facts(),
+            "event-time-unreadable",
+        ),
+        (
+            "invalid cluster name",
+            conflict_with(|v| {
+                v["detail"]["resourceDetails"]["eksClusterDetails"]["clusterName"] =
+                    json!("x; rm -rf /")
+            }),
+            enforce(),
+            good_facts(),
+            "invalid-cluster-name",
+        ),
+        (
+            "function not known in enforce",
+            conflict.clone(),
+            enforce(),
+            Facts {
+                function: Fact::NotGathered,
+                ..good_facts()
+            },
+            "function-unverified",
+        ),
+        (
+            "function ARN unparsable",
+            conflict.clone(),
+            enforce(),
+            Facts {
+                function: Fact::Unavailable("the ARN \"function-arn\" does not parse".into()),
+                ..good_facts()
+            },
+            "function-unverified",
+        ),
+        (
+            "no account anywhere",
+            conflict_with(|v| {
+                v.as_object_mut().unwrap().remove("account");
+                v["detail"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("resourceAccountId");
+            }),
+            enforce(),
+            good_facts(),
+            "account-unknown",
+        ),
+        (
+            "a malformed account",
+            conflict_with(|v| {
+                v["detail"]["resourceAccountId"] = json!("1111");
+            }),
+            enforce(),
+            good_facts(),
+            "account-unknown",
+        ),
+        (
+            "a member's cluster, delivered to the administrator",
+            conflict_with(|v| v["detail"]["resourceAccountId"] = json!("444455556666")),
+            enforce(),
+            good_facts(),
+            "member-account",
+        ),
+        (
+            "delivered by another account's bus",
+            conflict_with(|v| v["account"] = json!("444455556666")),
+            enforce(),
+            good_facts(),
+            "member-account",
+        ),
+        (
+            "another account's cluster and bus",
+            conflict_with(|v| {
+                v["account"] = json!("444455556666");
+                v["detail"]["resourceAccountId"] = json!("444455556666");
+            }),
+            enforce(),
+            good_facts(),
+            "other-account",
+        ),
+        (
+            "only the bus account, another one",
+            conflict_with(|v| {
+                v["account"] = json!("444455556666");
+                v["detail"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("resourceAccountId");
+            }),
+            enforce(),
+            good_facts(),
+            "other-account",
+        ),
+        (
+            "no region",
+            conflict_with(|v| {
+                v.as_object_mut().unwrap().remove("region");
+            }),
+            enforce(),
+            good_facts(),
+            "region-unknown",
+        ),
+        (
+            "another region",
+            conflict_with(|v| v["region"] = json!("eu-west-1")),
+            enforce(),
+            good_facts(),
+            "other-region",
         ),
         (
             "denied cluster",
-            Policy {
-                clusters: ClusterSelection {
-                    allow: vec![],
-                    deny: parse_cluster_patterns("prod-*").unwrap(),
-                },
-                ..enforce()
-            },
+            conflict.clone(),
+            policy_with(ClusterSelection {
+                allow: vec![],
+                deny: parse_cluster_patterns("prod-*").unwrap(),
+            }),
             good_facts(),
-            |r| matches!(r, SkipReason::ClusterExcluded { pattern } if pattern == "prod-*"),
+            "cluster-excluded",
         ),
         (
             "not allowed",
-            Policy {
-                clusters: ClusterSelection {
-                    allow: parse_cluster_patterns("staging-*").unwrap(),
-                    deny: vec![],
-                },
-                ..enforce()
-            },
+            conflict.clone(),
+            policy_with(ClusterSelection {
+                allow: parse_cluster_patterns("staging-*").unwrap(),
+                deny: vec![],
+            }),
             good_facts(),
-            |r| matches!(r, SkipReason::ClusterNotAllowed { .. }),
-        ),
-        (
-            "creating",
-            enforce(),
-            Facts {
-                addon: Fact::Known(addon(AddonStatus::Creating)),
-                ..good_facts()
-            },
-            |r| matches!(r, SkipReason::AddonBusy { status } if status == "CREATING"),
-        ),
-        (
-            "updating",
-            enforce(),
-            Facts {
-                addon: Fact::Known(addon(AddonStatus::Updating)),
-                ..good_facts()
-            },
-            |r| matches!(r, SkipReason::AddonBusy { status } if status == "UPDATING"),
-        ),
-        (
-            "deleting",
-            enforce(),
-            Facts {
-                addon: Fact::Known(addon(AddonStatus::Deleting)),
-                ..good_facts()
-            },
-            |r| matches!(r, SkipReason::AddonBusy { status } if status == "DELETING"),
-        ),
-        (
-            "add-on unreadable",
-            enforce(),
-            Facts {
-                addon: Fact::Unavailable("AccessDeniedException: no".into()),
-                ..good_facts()
-            },
-            |r| matches!(r, SkipReason::AddonUnreadable { why } if why.contains("AccessDenied")),
-        ),
-        (
-            "add-on not read in enforce",
-            enforce(),
-            Facts {
-                addon: Fact::NotGathered,
-                ..good_facts()
-            },
-            |r| matches!(r, SkipReason::AddonUnreadable { .. }),
-        ),
-        (
-            "already healthy",
-            enforce(),
-            Facts {
-                coverage: Fact::Known(LiveCoverage {
-                    coverage_status: Some("HEALTHY".into()),
-                    ..LiveCoverage::default()
-                }),
-                ..good_facts()
-            },
-            |r| *r == SkipReason::AlreadyHealthy,
+            "cluster-not-allowed",
         ),
         (
             "history unreadable",
+            conflict.clone(),
             enforce(),
             Facts {
                 update_history: Fact::Unavailable("ThrottlingException".into()),
                 ..good_facts()
             },
-            |r| matches!(r, SkipReason::HistoryUnreadable { .. }),
+            "history-unreadable",
         ),
         (
-            "bound reached",
+            "history not read in enforce",
+            conflict.clone(),
             enforce(),
             Facts {
-                update_history: Fact::Known(vec![update(
-                    "u-1",
-                    UpdateStatus::Successful,
-                    now() - 7200,
-                    true,
-                )]),
+                update_history: Fact::NotGathered,
                 ..good_facts()
             },
-            |r| {
-                matches!(
-                    r,
-                    SkipReason::BoundReached {
-                        count: 1,
-                        max: 1,
-                        ..
-                    }
-                )
-            },
+            "history-unreadable",
+        ),
+        (
+            "an update without a date",
+            conflict.clone(),
+            enforce(),
+            history(vec![UpdateRecord {
+                id: "u-0".into(),
+                status: UpdateStatus::Successful,
+                created_at: None,
+                resolve_conflicts: None,
+            }]),
+            "update-time-unknown",
         ),
         (
             "already remediated for this event",
+            conflict.clone(),
             enforce(),
-            Facts {
-                update_history: Fact::Known(vec![update(
-                    "u-2",
-                    UpdateStatus::InProgress,
-                    now() - 30,
-                    true,
-                )]),
-                ..good_facts()
-            },
-            |r| matches!(r, SkipReason::AlreadyRemediated { update_id, status } if update_id == "u-2" && status == "InProgress"),
+            history(vec![update("u-2", UpdateStatus::InProgress, t + 30, true)]),
+            "already-remediated",
         ),
         (
             "another update in flight",
+            conflict.clone(),
+            enforce(),
+            history(vec![update(
+                "u-3",
+                UpdateStatus::InProgress,
+                t - 7200,
+                false,
+            )]),
+            "update-in-flight",
+        ),
+        (
+            "an update with an unknown status",
+            conflict.clone(),
+            enforce(),
+            history(vec![update(
+                "u-4",
+                UpdateStatus::parse("Paused"),
+                t - 7200,
+                false,
+            )]),
+            "update-status-unknown",
+        ),
+        (
+            "an update with no status",
+            conflict.clone(),
+            enforce(),
+            history(vec![update(
+                "u-5",
+                UpdateStatus::parse(""),
+                t - 7200,
+                false,
+            )]),
+            "update-status-unknown",
+        ),
+        (
+            "another update since the event",
+            conflict.clone(),
+            enforce(),
+            history(vec![update("u-6", UpdateStatus::Failed, t + 10, false)]),
+            "changed-since-event",
+        ),
+        (
+            "add-on unreadable",
+            conflict.clone(),
             enforce(),
             Facts {
-                update_history: Fact::Known(vec![update(
-                    "u-3",
-                    UpdateStatus::InProgress,
-                    now() - 7200,
-                    false,
-                )]),
+                addon: Fact::Unavailable("AccessDeniedException: no".into()),
                 ..good_facts()
             },
-            |r| matches!(r, SkipReason::UpdateInFlight { update_id } if update_id == "u-3"),
+            "addon-unreadable",
         ),
-    ];
-    for (name, policy, facts, expected) in cases {
-        let plan = decide(&conflict, &facts, &policy);
+        (
+            "add-on not read in enforce",
+            conflict.clone(),
+            enforce(),
+            Facts {
+                addon: Fact::NotGathered,
+                ..good_facts()
+            },
+            "addon-unreadable",
+        ),
+        (
+            "creating",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.status = AddonStatus::Creating),
+            "addon-busy",
+        ),
+        (
+            "updating",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.status = AddonStatus::Updating),
+            "addon-busy",
+        ),
+        (
+            "deleting",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.status = AddonStatus::Deleting),
+            "addon-busy",
+        ),
+        (
+            "unknown add-on status",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.status = AddonStatus::parse("SUSPENDED")),
+            "addon-status-unknown",
+        ),
+        (
+            "no add-on status",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.status = AddonStatus::parse("")),
+            "addon-status-unknown",
+        ),
+        (
+            "active",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.status = AddonStatus::Active),
+            "addon-status-not-eligible",
+        ),
+        (
+            "create failed",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.status = AddonStatus::CreateFailed),
+            "addon-status-not-eligible",
+        ),
+        (
+            "delete failed",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.status = AddonStatus::DeleteFailed),
+            "addon-status-not-eligible",
+        ),
+        (
+            "no version",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.version = None),
+            "addon-unreadable",
+        ),
+        (
+            "empty version",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.version = Some(String::new())),
+            "addon-unreadable",
+        ),
+        (
+            "no health issues",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| a.health_issues.clear()),
+            "no-conflict-reported",
+        ),
+        (
+            "health issues without a conflict",
+            conflict.clone(),
+            enforce(),
+            with_addon(|a| {
+                a.health_issues = vec![AddonHealthIssue {
+                    code: "InsufficientNumberOfReplicas".into(),
+                    message: "m".into(),
+                }]
+            }),
+            "no-conflict-reported",
+        ),
+        (
+            "coverage unreadable",
+            conflict.clone(),
+            enforce(),
+            Facts {
+                coverage: Fact::Unavailable("ListCoverage failed: AccessDeniedException".into()),
+                ..good_facts()
+            },
+            "coverage-unreadable",
+        ),
+        (
+            "coverage not read in enforce",
+            conflict.clone(),
+            enforce(),
+            Facts {
+                coverage: Fact::NotGathered,
+                ..good_facts()
+            },
+            "coverage-unreadable",
+        ),
+        (
+            "coverage of another cluster",
+            conflict.clone(),
+            enforce(),
+            with_coverage(|c| c.cluster_name = Some("prod-payments-2".into())),
+            "coverage-mismatch",
+        ),
+        (
+            "coverage naming no cluster",
+            conflict.clone(),
+            enforce(),
+            with_coverage(|c| c.cluster_name = None),
+            "coverage-mismatch",
+        ),
+        (
+            "coverage of another account",
+            conflict.clone(),
+            enforce(),
+            with_coverage(|c| c.account_id = Some("444455556666".into())),
+            "coverage-mismatch",
+        ),
+        (
+            "coverage naming no account",
+            conflict.clone(),
+            enforce(),
+            with_coverage(|c| c.account_id = None),
+            "coverage-mismatch",
+        ),
+        (
+            "already healthy",
+            conflict.clone(),
+            enforce(),
+            with_coverage(|c| c.coverage_status = Some(CoverageStatus::Healthy)),
+            "already-healthy",
+        ),
+        (
+            "coverage status missing",
+            conflict.clone(),
+            enforce(),
+            with_coverage(|c| c.coverage_status = None),
+            "coverage-status-unknown",
+        ),
+        (
+            "coverage status unknown",
+            conflict.clone(),
+            enforce(),
+            with_coverage(|c| c.coverage_status = Some(CoverageStatus::parse("PENDING"))),
+            "coverage-status-unknown",
+        ),
+        (
+            "bound reached",
+            conflict,
+            enforce(),
+            history(vec![update(
+                "u-1",
+                UpdateStatus::Successful,
+                t - 7200,
+                true,
+            )]),
+            "bound-reached",
+        ),
+    ]
+}
+
+#[test]
+fn each_guardrail_has_its_own_skip_reason_and_sentence() {
+    let mut sentences = BTreeSet::new();
+    for (name, event, policy, facts, label) in guardrail_cases() {
+        let plan = decide(&event, &facts, &policy);
         let reason = skip_reason(&plan.decision);
-        assert!(expected(reason), "{name}: got {reason:?}");
-        assert!(!reason.explain().is_empty());
+        assert_eq!(reason.label(), label, "{name}: {reason:?}");
+        let sentence = reason.explain();
+        assert!(sentence.len() > 20, "{name}: {sentence}");
+        sentences.insert(sentence);
+        // The same facts never lead to a write in any mode (but `off` is about the mode).
+        if label == "mode-off" {
+            continue;
+        }
+        for mode in [
+            RemediationMode::Off,
+            RemediationMode::DryRun,
+            RemediationMode::Enforce,
+        ] {
+            let policy = Policy {
+                mode,
+                ..policy.clone()
+            };
+            assert!(!overwrites(&event, &facts, &policy), "{name} in {mode:?}");
+        }
+    }
+    assert!(
+        sentences.len() > 40,
+        "each case explains itself: {}",
+        sentences.len()
+    );
+}
+
+#[test]
+fn a_dry_run_reports_the_same_guardrail_as_enforce_for_facts_that_were_read() {
+    for (name, event, policy, facts, label) in guardrail_cases() {
+        if name.contains("not read in enforce")
+            || name.contains("not known in enforce")
+            || label == "mode-off"
+        {
+            continue;
+        }
+        let dry = Policy {
+            mode: RemediationMode::DryRun,
+            ..policy
+        };
+        let reason = skip_reason(&decide(&event, &facts, &dry).decision).clone();
+        assert_eq!(reason.label(), label, "{name} in dry-run");
     }
 }
 
 #[test]
-fn the_bound_counts_only_overwrites_inside_the_window() {
-    let facts = Facts {
-        update_history: Fact::Known(vec![
-            update("old", UpdateStatus::Successful, now() - 3 * 86_400, true),
-            update(
-                "not-overwrite",
+fn a_dry_run_goes_on_past_facts_not_gathered_and_lists_them() {
+    for (fact, expected) in [
+        (
+            Facts {
+                function: Fact::NotGathered,
+                ..good_facts()
+            },
+            Evidence::FunctionIdentity,
+        ),
+        (
+            Facts {
+                update_history: Fact::NotGathered,
+                ..good_facts()
+            },
+            Evidence::UpdateHistory,
+        ),
+        (
+            Facts {
+                addon: Fact::NotGathered,
+                ..good_facts()
+            },
+            Evidence::Addon,
+        ),
+        (
+            Facts {
+                coverage: Fact::NotGathered,
+                ..good_facts()
+            },
+            Evidence::Coverage,
+        ),
+    ] {
+        let plan = decide(&event(CONFLICT), &fact, &dry_run());
+        let Decision::Skip {
+            reason: SkipReason::DryRun,
+            would_call: Some(_),
+            unchecked,
+        } = &plan.decision
+        else {
+            panic!("{expected:?}: {:?}", plan.decision)
+        };
+        assert_eq!(unchecked, &[expected]);
+    }
+}
+
+#[test]
+fn skip_reasons_carry_their_details() {
+    let t = event_time();
+    let reason = |event: &CoverageEvent, facts: &Facts| {
+        skip_reason(&decide(event, facts, &enforce()).decision).clone()
+    };
+    assert_eq!(
+        reason(
+            &conflict_with(|v| v["detail"]["resourceAccountId"] = json!("444455556666")),
+            &good_facts()
+        ),
+        SkipReason::MemberAccount {
+            resource_account: "444455556666".into(),
+            delivering_account: "111122223333".into()
+        }
+    );
+    assert_eq!(
+        reason(
+            &conflict_with(|v| {
+                v["account"] = json!("444455556666");
+                v["detail"]["resourceAccountId"] = json!("444455556666");
+            }),
+            &good_facts()
+        ),
+        SkipReason::OtherAccount {
+            resource_account: "444455556666".into(),
+            function_account: "111122223333".into()
+        }
+    );
+    assert_eq!(
+        reason(
+            &conflict_with(|v| v["region"] = json!("eu-west-1")),
+            &good_facts()
+        ),
+        SkipReason::OtherRegion {
+            event_region: "eu-west-1".into(),
+            function_region: "us-east-1".into()
+        }
+    );
+    assert_eq!(
+        reason(
+            &event(CONFLICT),
+            &history(vec![update("u-2", UpdateStatus::InProgress, t + 30, true)])
+        ),
+        SkipReason::AlreadyRemediated {
+            update_id: "u-2".into(),
+            status: "InProgress".into()
+        }
+    );
+    assert_eq!(
+        reason(
+            &event(CONFLICT),
+            &with_addon(|a| a.status = AddonStatus::Updating)
+        ),
+        SkipReason::AddonBusy {
+            status: "UPDATING".into()
+        }
+    );
+    assert_eq!(
+        reason(
+            &event(CONFLICT),
+            &with_coverage(|c| {
+                c.cluster_name = Some("other".into());
+                c.account_id = Some("444455556666".into());
+            })
+        ),
+        SkipReason::CoverageMismatch {
+            cluster: Some("other".into()),
+            account: Some("444455556666".into())
+        }
+    );
+    assert_eq!(
+        reason(
+            &event(CONFLICT),
+            &Facts {
+                coverage: Fact::Unavailable("ListCoverage failed: AccessDeniedException".into()),
+                ..good_facts()
+            }
+        ),
+        SkipReason::CoverageUnreadable {
+            why: "ListCoverage failed: AccessDeniedException".into()
+        }
+    );
+    assert_eq!(
+        reason(
+            &event(CONFLICT),
+            &with_addon(|a| a.health_issues[0].code = "AccessDenied".into())
+        ),
+        SkipReason::NoConflictReported {
+            codes: vec!["AccessDenied".into()]
+        }
+    );
+    assert_eq!(
+        reason(
+            &event(CONFLICT),
+            &history(vec![update(
+                "u-1",
                 UpdateStatus::Successful,
-                now() - 3600,
-                false,
-            ),
-            update("recent", UpdateStatus::Failed, now() - 3600, true),
-        ]),
-        ..good_facts()
-    };
-    let bound_two = Policy {
-        bound: OverwriteBound {
-            max_updates: 2,
-            window_seconds: 86_400,
-        },
-        ..enforce()
-    };
-    assert!(matches!(
-        decide(&event(CONFLICT), &facts, &bound_two).decision,
-        Decision::Overwrite(_)
-    ));
-    let bound_one = Policy {
-        bound: OverwriteBound {
-            max_updates: 1,
-            window_seconds: 86_400,
-        },
-        ..enforce()
-    };
-    assert!(matches!(
-        skip_reason(&decide(&event(CONFLICT), &facts, &bound_one).decision),
+                t - 7200,
+                true
+            )])
+        ),
         SkipReason::BoundReached {
             count: 1,
             max: 1,
             window_seconds: 86_400
         }
-    ));
-    let wide = Policy {
+    );
+}
+
+#[test]
+fn an_update_at_the_very_second_of_the_event_counts_as_after_it() {
+    let t = event_time();
+    let wide_bound = Policy {
         bound: OverwriteBound {
-            max_updates: 2,
-            window_seconds: 7 * 86_400,
+            max_updates: 5,
+            window_seconds: 86_400,
         },
         ..enforce()
     };
+    let at = |created: i64, overwrite: bool| {
+        decide(
+            &event(CONFLICT),
+            &history(vec![update(
+                "u",
+                UpdateStatus::Successful,
+                created,
+                overwrite,
+            )]),
+            &wide_bound,
+        )
+        .decision
+    };
+    assert_eq!(skip_reason(&at(t, true)).label(), "already-remediated");
+    assert_eq!(skip_reason(&at(t, false)).label(), "changed-since-event");
+    assert!(matches!(at(t - 1, true), Decision::Overwrite(_)));
+    assert!(matches!(at(t - 1, false), Decision::Overwrite(_)));
+}
+
+#[test]
+fn the_bound_counts_only_overwrites_inside_the_window() {
+    let facts = history(vec![
+        update("old", UpdateStatus::Successful, now() - 3 * 86_400, true),
+        update(
+            "not-overwrite",
+            UpdateStatus::Successful,
+            now() - 3600,
+            false,
+        ),
+        update("recent", UpdateStatus::Failed, now() - 3600, true),
+    ]);
+    let bound = |max_updates: u32, window_seconds: u64| Policy {
+        bound: OverwriteBound {
+            max_updates,
+            window_seconds,
+        },
+        ..enforce()
+    };
+    assert!(overwrites(&event(CONFLICT), &facts, &bound(2, 86_400)));
+    assert_eq!(
+        skip_reason(&decide(&event(CONFLICT), &facts, &bound(1, 86_400)).decision),
+        &SkipReason::BoundReached {
+            count: 1,
+            max: 1,
+            window_seconds: 86_400
+        }
+    );
     assert!(matches!(
-        skip_reason(&decide(&event(CONFLICT), &facts, &wide).decision),
+        skip_reason(&decide(&event(CONFLICT), &facts, &bound(2, 7 * 86_400)).decision),
         SkipReason::BoundReached { count: 2, .. }
     ));
 }
 
 #[test]
-fn a_member_accounts_cluster_is_never_written() {
-    let mut value = event_json(CONFLICT);
-    value["detail"]["resourceAccountId"] = json!("444455556666");
-    let event = decode_event(&value).unwrap();
-    let plan = decide(&event, &good_facts(), &enforce());
-    assert!(matches!(
-        skip_reason(&plan.decision),
-        SkipReason::OtherAccount { resource_account, .. } if resource_account == "444455556666"
+fn the_window_edge_is_exclusive() {
+    let window = 3600;
+    let policy = Policy {
+        bound: OverwriteBound {
+            max_updates: 1,
+            window_seconds: window,
+        },
+        ..enforce()
+    };
+    let created = |age: i64| {
+        history(vec![update(
+            "u",
+            UpdateStatus::Successful,
+            now() - age,
+            true,
+        )])
+    };
+    // Exactly one window ago: outside it.
+    assert!(overwrites(
+        &event(CONFLICT),
+        &created(window as i64),
+        &policy
     ));
-    let needed = facts_needed(&event, &enforce(), None);
-    assert!(!needed.addon && !needed.update_history && needed.coverage);
+    assert!(!overwrites(
+        &event(CONFLICT),
+        &created(window as i64 - 1),
+        &policy
+    ));
 }
 
 #[test]
-fn an_invalid_cluster_name_is_never_written() {
-    let mut value = event_json(CONFLICT);
-    value["detail"]["resourceDetails"]["eksClusterDetails"]["clusterName"] = json!("x; rm -rf /");
-    let plan = decide(&decode_event(&value).unwrap(), &good_facts(), &enforce());
-    assert!(matches!(
-        skip_reason(&plan.decision),
-        SkipReason::InvalidClusterName { .. }
-    ));
+fn without_a_clock_every_dated_overwrite_counts_towards_the_bound() {
+    let facts = Facts {
+        now: None,
+        ..history(vec![update(
+            "ancient",
+            UpdateStatus::Successful,
+            1_000,
+            true,
+        )])
+    };
+    assert_eq!(
+        skip_reason(&decide(&event(CONFLICT), &facts, &enforce()).decision).label(),
+        "bound-reached"
+    );
+    let with_clock = Facts {
+        now: Some(now()),
+        ..facts
+    };
+    assert!(overwrites(&event(CONFLICT), &with_clock, &enforce()));
 }
 
 #[test]
@@ -426,6 +1052,7 @@ fn only_a_configuration_conflict_is_ever_overwritten() {
         "Addon Status Unhealthy:EKS Addon Issue - InsufficientNumberOfReplicas: CrashLoopBackOff: Error",
         "Addon Deletion Failed:EKS Addon Issue - ConfigurationConflict: an undocumented type",
         "Others:ConfigurationConflict",
+        "Addon Update Failed:EKS Addon Issue - AdmissionRequestDenied: ConfigurationConflict",
     ] {
         let plan = decide(&event(issue), &good_facts(), &enforce());
         assert!(
@@ -482,9 +1109,12 @@ fn healthy_ecs_and_unreadable_events_have_their_own_subjects() {
         json!({"resourceType": "ECS", "ecsClusterDetails": {"clusterName": "svc"}});
     let plan = decide(&decode_event(&ecs).unwrap(), &good_facts(), &enforce());
     assert!(matches!(plan.subject, Subject::OutOfScope { .. }));
-    assert_eq!(
-        facts_needed(&decode_event(&ecs).unwrap(), &enforce(), None),
-        Default::default()
+
+    let mut other = event_json("x");
+    other["detail"]["resourceDetails"] = json!({"resourceType": "EC2"});
+    let plan = decide(&decode_event(&other).unwrap(), &good_facts(), &enforce());
+    assert!(
+        matches!(&plan.subject, Subject::OutOfScope { resource_type } if resource_type == "EC2")
     );
 
     let mut broken = event_json(CONFLICT);
@@ -493,64 +1123,115 @@ fn healthy_ecs_and_unreadable_events_have_their_own_subjects() {
     assert!(
         matches!(&plan.subject, Subject::Unreadable { raw_event, .. } if raw_event.contains("not an object"))
     );
+    assert_eq!(
+        plan.decision,
+        Decision::NoAction {
+            why: NoAction::Unreadable
+        }
+    );
 }
+
+fn needed(
+    event: &CoverageEvent,
+    policy: &Policy,
+    function: &Fact<FunctionIdentity>,
+) -> FactRequest {
+    reads_needed(
+        event,
+        &coverage_core::decide::subject_of(event),
+        policy,
+        function,
+    )
+}
+
+const ALL: FactRequest = FactRequest {
+    addon: true,
+    update_history: true,
+    coverage: true,
+    statistics: true,
+};
+const SHOWN: FactRequest = FactRequest {
+    addon: true,
+    update_history: false,
+    coverage: true,
+    statistics: true,
+};
+const GUARDDUTY_ONLY: FactRequest = FactRequest {
+    addon: false,
+    update_history: false,
+    coverage: true,
+    statistics: true,
+};
 
 #[test]
 fn reads_are_only_requested_where_they_can_matter() {
     let conflict = event(CONFLICT);
-    let all = facts_needed(&conflict, &enforce(), None);
-    assert!(all.addon && all.update_history && all.coverage && all.statistics);
-    let off = facts_needed(
-        &conflict,
-        &Policy {
-            mode: RemediationMode::Off,
-            ..Policy::default()
+    assert_eq!(needed(&conflict, &enforce(), &home()), ALL);
+    assert_eq!(needed(&conflict, &dry_run(), &home()), ALL);
+    // Offline: what the check would need, though nothing can be read.
+    assert_eq!(
+        needed(&conflict, &dry_run(), &Fact::NotGathered),
+        FactRequest { addon: true, ..ALL }
+    );
+    assert_eq!(needed(&conflict, &enforce(), &Fact::NotGathered), ALL);
+    assert_eq!(
+        needed(&conflict, &with_policy(RemediationMode::Off), &home()),
+        SHOWN
+    );
+    assert_eq!(
+        needed(
+            &event("Others:Error due to authorization failure"),
+            &enforce(),
+            &home()
+        ),
+        SHOWN
+    );
+    assert_eq!(
+        needed(
+            &conflict_with(|v| v["source"] = json!("evil")),
+            &enforce(),
+            &home()
+        ),
+        SHOWN
+    );
+    let denied = Policy {
+        clusters: ClusterSelection {
+            allow: vec![],
+            deny: parse_cluster_patterns("prod-*").unwrap(),
         },
-        None,
-    );
-    assert!(off.addon && !off.update_history);
-    let manual = facts_needed(
-        &event("Others:Error due to authorization failure"),
-        &enforce(),
-        None,
-    );
-    assert!(manual.addon && !manual.update_history);
-}
-
-#[test]
-fn the_function_only_writes_in_its_own_account_and_region() {
-    use coverage_core::facts::FunctionIdentity;
-    let conflict = event(CONFLICT);
-    let elsewhere = |arn: &str| Facts {
-        function: FunctionIdentity::from_arn(arn),
-        ..good_facts()
+        ..enforce()
     };
-    let plan = decide(
-        &conflict,
-        &elsewhere("arn:aws:lambda:us-east-1:999988887777:function:f"),
-        &enforce(),
+    assert_eq!(needed(&conflict, &denied, &home()), SHOWN);
+    let unparsable = Fact::Unavailable("bad ARN".into());
+    assert_eq!(needed(&conflict, &enforce(), &unparsable), GUARDDUTY_ONLY);
+    let away = Fact::Known(
+        FunctionIdentity::from_arn("arn:aws:lambda:eu-west-1:111122223333:function:f").unwrap(),
     );
-    assert!(matches!(
-        skip_reason(&plan.decision),
-        SkipReason::OtherAccount { function_account, .. } if function_account == "999988887777"
-    ));
-    let plan = decide(
-        &conflict,
-        &elsewhere("arn:aws:lambda:eu-west-1:111122223333:function:f"),
-        &enforce(),
+    assert_eq!(needed(&conflict, &enforce(), &away), GUARDDUTY_ONLY);
+    let member = conflict_with(|v| v["detail"]["resourceAccountId"] = json!("444455556666"));
+    assert_eq!(needed(&member, &enforce(), &home()), GUARDDUTY_ONLY);
+
+    let mut healthy = event_json("");
+    healthy["detail-type"] = json!("GuardDuty Runtime Protection Healthy");
+    assert_eq!(
+        needed(&decode_event(&healthy).unwrap(), &enforce(), &home()),
+        SHOWN
     );
-    assert!(matches!(
-        skip_reason(&plan.decision),
-        SkipReason::OtherRegion { function_region, .. } if function_region == "eu-west-1"
-    ));
-    let home = elsewhere("arn:aws:lambda:us-east-1:111122223333:function:f");
-    assert!(matches!(
-        decide(&conflict, &home, &enforce()).decision,
-        Decision::Overwrite(_)
-    ));
-    let away = FunctionIdentity::from_arn("arn:aws:lambda:eu-west-1:111122223333:function:f");
-    let needed = facts_needed(&conflict, &enforce(), away.as_ref());
-    assert!(!needed.addon && !needed.update_history && needed.coverage);
+
+    let mut ecs = event_json("Agent not reporting");
+    ecs["detail"]["resourceDetails"] =
+        json!({"resourceType": "ECS", "ecsClusterDetails": {"clusterName": "svc"}});
+    assert_eq!(
+        needed(&decode_event(&ecs).unwrap(), &enforce(), &home()),
+        FactRequest::default()
+    );
+    let invalid = conflict_with(|v| {
+        v["detail"]["resourceDetails"]["eksClusterDetails"]["clusterName"] = json!("x; rm")
+    });
+    assert_eq!(
+        needed(&invalid, &enforce(), &home()),
+        FactRequest::default()
+    );
 }
 
 #[test]

@@ -100,18 +100,28 @@ fn event_shaped() -> impl Strategy<Value = Value> {
 fn rich_facts() -> Facts {
     Facts {
         now: Some(1_800_000_000),
-        function: None,
+        function: Fact::Known(
+            coverage_core::FunctionIdentity::from_arn(
+                "arn:aws:lambda:us-east-1:111122223333:function:f",
+            )
+            .unwrap(),
+        ),
         detector_id: Fact::Known("d".into()),
         addon: Fact::Known(AddonState {
             status: AddonStatus::Degraded,
             version: Some("v1".into()),
             configuration_values: Some("{\"a\":\"`<!here>`\"}".into()),
-            health_issues: vec![],
+            health_issues: vec![coverage_core::facts::AddonHealthIssue {
+                code: "ConfigurationConflict".into(),
+                message: "`<!here>` conflict".into(),
+            }],
             arn: None,
         }),
         update_history: Fact::Known(vec![]),
         coverage: Fact::Known(LiveCoverage {
-            coverage_status: Some("UNHEALTHY".into()),
+            cluster_name: Some("prod-payments".into()),
+            account_id: Some("111122223333".into()),
+            coverage_status: Some(coverage_core::facts::CoverageStatus::Unhealthy),
             ..LiveCoverage::default()
         }),
         statistics: Fact::Unavailable("ThrottlingException".into()),

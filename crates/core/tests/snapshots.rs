@@ -6,9 +6,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use coverage_core::decide::{Outcome, Plan};
-use coverage_core::facts::{AddonHealthIssue, AddonState, AddonStatus, LiveCoverage};
+use coverage_core::facts::{
+    AddonHealthIssue, AddonState, AddonStatus, CoverageStatus, LiveCoverage,
+};
 use coverage_core::{
-    Alert, Decision, Fact, Facts, Policy, RemediationMode, decide, decode_event_bytes, render,
+    Alert, Decision, Fact, Facts, FunctionIdentity, Invocation, Next, Pipeline, Policy,
+    RemediationMode, Settings, decide, decode_event_bytes, render,
 };
 
 fn show(alert: &Alert) -> String {
@@ -26,17 +29,24 @@ fn show(alert: &Alert) -> String {
     )
 }
 
+/// The offline replay: the pipeline with nothing gathered, as `coverage replay` drives it.
 fn replay(bytes: &[u8]) -> String {
-    match decode_event_bytes(bytes) {
-        Err(error) => format!("--- not a coverage event\n{error}\n"),
-        Ok(event) => {
-            let plan = decide(&event, &Facts::offline(), &Policy::offline());
-            let outcome = plan
-                .outcome_without_call()
-                .expect("offline plans make no call");
-            show(&render(&plan, &outcome))
-        }
+    let settings = Settings::default();
+    let mut pipeline = match Pipeline::from_bytes(bytes, &settings, Invocation::default()) {
+        Err(error) => return format!("--- not a coverage event\n{error}\n"),
+        Ok(pipeline) => pipeline,
+    };
+    if let Next::Gather { .. } = pipeline.poll() {
+        pipeline.gathered(Facts::offline(), 0);
     }
+    assert!(
+        matches!(pipeline.poll(), Next::Publish { .. }),
+        "offline plans make no call"
+    );
+    show(&render(
+        pipeline.plan().unwrap(),
+        pipeline.outcome().unwrap(),
+    ))
 }
 
 #[test]
@@ -56,7 +66,10 @@ fn enforced_plan() -> Plan {
     let event = decode_event_bytes(&bytes).unwrap();
     let facts = Facts {
         now: Some(1_773_480_127),
-        function: None,
+        function: Fact::Known(
+            FunctionIdentity::from_arn("arn:aws:lambda:us-east-1:111122223333:function:coverage")
+                .unwrap(),
+        ),
         detector_id: Fact::Known("12abc34d567e8fa901bc2d34e56789f0".into()),
         addon: Fact::Known(AddonState {
             status: AddonStatus::Degraded,
@@ -75,7 +88,9 @@ fn enforced_plan() -> Plan {
         }),
         update_history: Fact::Known(vec![]),
         coverage: Fact::Known(LiveCoverage {
-            coverage_status: Some("UNHEALTHY".into()),
+            cluster_name: Some("prod-payments".into()),
+            account_id: Some("111122223333".into()),
+            coverage_status: Some(CoverageStatus::Unhealthy),
             issue: Some("Addon Update Failed:EKS Addon Issue - ConfigurationConflict: ...".into()),
             covered_nodes: Some(0),
             compatible_nodes: Some(6),
@@ -116,6 +131,14 @@ fn enforced_overwrite_outcomes() {
     insta::assert_snapshot!(
         "conflict_update_in_flight",
         show(&render(&plan, &in_flight))
+    );
+    let unknown = Outcome::UpdateOutcomeUnknown {
+        request: request.clone(),
+        why: "no answer within 10000 ms".into(),
+    };
+    insta::assert_snapshot!(
+        "conflict_update_outcome_unknown",
+        show(&render(&plan, &unknown))
     );
     let failed = Outcome::UpdateFailed {
         request,

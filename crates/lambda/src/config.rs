@@ -7,6 +7,7 @@ use crate::tls::TrustStoreSource;
 use coverage_core::policy::{
     ClusterSelection, OverwriteBound, Policy, RemediationMode, parse_cluster_patterns, parse_number,
 };
+use coverage_core::{Limits, Settings};
 
 pub use coverage_core::MessageFormat;
 
@@ -26,6 +27,10 @@ pub struct Config {
     pub policy: Policy,
     /// Upper bound on each AWS read; a slow read degrades the alert, never blocks it.
     pub fact_read_timeout: Duration,
+    /// Upper bound on the `UpdateAddon` call; past it the outcome is unknown.
+    pub update_addon_timeout: Duration,
+    /// Upper bound on the SNS `Publish`; past it the invocation fails (and is retried).
+    pub publish_timeout: Duration,
     /// Where the HTTPS client's trusted roots come from.
     pub trust_store: TrustStoreSource,
     /// Extra CA certificates (PEM) from the file `AWS_CA_BUNDLE` names.
@@ -44,6 +49,8 @@ pub const REMEDIATION_DENY_CLUSTERS: &str = "REMEDIATION_DENY_CLUSTERS";
 pub const OVERWRITE_MAX_PER_WINDOW: &str = "OVERWRITE_MAX_PER_WINDOW";
 pub const OVERWRITE_WINDOW_HOURS: &str = "OVERWRITE_WINDOW_HOURS";
 pub const FACT_READ_TIMEOUT_MS: &str = "FACT_READ_TIMEOUT_MS";
+pub const UPDATE_ADDON_TIMEOUT_MS: &str = "UPDATE_ADDON_TIMEOUT_MS";
+pub const PUBLISH_TIMEOUT_MS: &str = "PUBLISH_TIMEOUT_MS";
 pub const TLS_TRUST_STORE: &str = "TLS_TRUST_STORE";
 pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 pub const WARM_UP_AT_INIT: &str = "WARM_UP_AT_INIT";
@@ -55,7 +62,9 @@ impl Default for Config {
             alert_topic_arn: None,
             message_format: MessageFormat::default(),
             policy: Policy::default(),
-            fact_read_timeout: Duration::from_millis(3000),
+            fact_read_timeout: Duration::from_millis(Limits::default().read_ms),
+            update_addon_timeout: Duration::from_millis(Limits::default().write_ms),
+            publish_timeout: Duration::from_millis(Limits::default().publish_ms),
             trust_store: TrustStoreSource::default(),
             extra_ca_pem: None,
             warm_up_at_init: false,
@@ -135,13 +144,16 @@ impl Config {
                     * 3600
             }
         };
-        let fact_read_timeout = match get(FACT_READ_TIMEOUT_MS) {
-            None => Duration::from_millis(3000),
-            Some(text) => Duration::from_millis(
-                parse_number(&text, 100, 60_000)
-                    .map_err(|e| fail(FACT_READ_TIMEOUT_MS, e.to_string()))?,
-            ),
+        let millis = |variable: &'static str, default: u64, min: u64| match get(variable) {
+            None => Ok(Duration::from_millis(default)),
+            Some(text) => parse_number(&text, min, 60_000)
+                .map(Duration::from_millis)
+                .map_err(|e| fail(variable, e.to_string())),
         };
+        let limits = Limits::default();
+        let fact_read_timeout = millis(FACT_READ_TIMEOUT_MS, limits.read_ms, 100)?;
+        let update_addon_timeout = millis(UPDATE_ADDON_TIMEOUT_MS, limits.write_ms, 1_000)?;
+        let publish_timeout = millis(PUBLISH_TIMEOUT_MS, limits.publish_ms, 1_000)?;
         let trust_store = match get(TLS_TRUST_STORE)
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -198,10 +210,29 @@ impl Config {
                 },
             },
             fact_read_timeout,
+            update_addon_timeout,
+            publish_timeout,
             trust_store,
             extra_ca_pem,
             warm_up_at_init,
         })
+    }
+}
+
+impl Config {
+    /// What the core's pipeline needs of this configuration.
+    pub fn settings(&self) -> Settings {
+        let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        Settings {
+            policy: self.policy.clone(),
+            format: self.message_format,
+            limits: Limits {
+                read_ms: ms(self.fact_read_timeout),
+                write_ms: ms(self.update_addon_timeout),
+                publish_ms: ms(self.publish_timeout),
+                ..Limits::default()
+            },
+        }
     }
 }
 
@@ -270,6 +301,35 @@ mod tests {
             }
         );
         assert_eq!(config.fact_read_timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn call_timeouts_are_read_and_bounded() {
+        let config = config(&[
+            (UPDATE_ADDON_TIMEOUT_MS, "2500"),
+            (PUBLISH_TIMEOUT_MS, "4000"),
+            (FACT_READ_TIMEOUT_MS, "700"),
+        ])
+        .unwrap();
+        let limits = config.settings().limits;
+        assert_eq!(
+            (limits.read_ms, limits.write_ms, limits.publish_ms),
+            (700, 2500, 4000)
+        );
+        let defaults = Config::default().settings().limits;
+        assert_eq!(defaults, Limits::default());
+        for (variable, value) in [
+            (UPDATE_ADDON_TIMEOUT_MS, "999"),
+            (UPDATE_ADDON_TIMEOUT_MS, "60001"),
+            (PUBLISH_TIMEOUT_MS, "0"),
+            (PUBLISH_TIMEOUT_MS, "soon"),
+        ] {
+            assert_eq!(config_error(variable, value), variable);
+        }
+    }
+
+    fn config_error(variable: &str, value: &str) -> &'static str {
+        config(&[(variable, value)]).unwrap_err().variable
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Gathering the facts the core asked for, concurrently, each read failing
+//! Gathering the facts the pipeline asked for, concurrently, each read failing
 //! soft: a failed or slow read becomes `Fact::Unavailable` with the reason,
-//! and the alert says what could not be read.
+//! and the alert says what could not be read. Every read ends by the
+//! pipeline's deadline.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -12,11 +13,10 @@ use aws_sdk_guardduty::types::{
     CoverageFilterCondition, CoverageFilterCriteria, CoverageFilterCriterion,
     CoverageFilterCriterionKey, CoverageStatisticsType, CoverageStatus,
 };
-use coverage_core::CoverageEvent;
 use coverage_core::decide::ADDON_NAME;
 use coverage_core::facts::{
-    AddonHealthIssue, AddonState, AddonStatus, CoverageStatistics, Fact, FactRequest, Facts,
-    LiveCoverage, UpdateRecord, UpdateStatus,
+    AddonHealthIssue, AddonState, AddonStatus, CoverageStatistics, CoverageStatus as Coverage,
+    Fact, FactRequest, Facts, LiveCoverage, UpdateRecord, UpdateStatus,
 };
 
 /// The most add-on updates read for the OVERWRITE bound. More than this and
@@ -78,37 +78,72 @@ fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
-async fn bounded<T>(timeout: Duration, read: impl Future<Output = Fact<T>>) -> Fact<T> {
-    match tokio::time::timeout(timeout, read).await {
-        Ok(fact) => fact,
-        Err(_) => Fact::Unavailable(format!("no answer within {} ms", timeout.as_millis())),
-    }
+/// Milliseconds since the Unix epoch: the clock the pipeline's deadlines use.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// How long until `deadline_ms` on that clock (zero once it has passed).
+pub fn until(deadline_ms: u64) -> Duration {
+    Duration::from_millis(deadline_ms.saturating_sub(now_ms()))
 }
 
 /// Reads for one event.
 #[derive(Debug)]
 pub struct Gatherer<'a> {
     pub clients: &'a AwsClients,
+    /// Upper bound on each read.
     pub timeout: Duration,
+    /// No read goes past this (milliseconds since the epoch).
+    pub deadline_ms: u64,
     /// The detector id survives between invocations of a warm function.
     pub detector_cache: &'a Mutex<Option<String>>,
 }
 
 impl Gatherer<'_> {
-    /// Make the requested reads concurrently. `now` is the caller's clock.
-    pub async fn gather(&self, event: &CoverageEvent, request: FactRequest, now: i64) -> Facts {
-        let cluster = event.cluster_name().unwrap_or_default();
-        let account = event.resource_account().unwrap_or_default();
+    /// One read, within its own timeout and the pipeline's deadline.
+    async fn bounded<T>(&self, read: impl Future<Output = Fact<T>>) -> Fact<T> {
+        let left = until(self.deadline_ms);
+        let (limit, why) = if left < self.timeout {
+            (
+                left,
+                "no answer before the invocation's deadline".to_owned(),
+            )
+        } else {
+            (
+                self.timeout,
+                format!("no answer within {} ms", self.timeout.as_millis()),
+            )
+        };
+        match tokio::time::timeout(limit, read).await {
+            Ok(fact) => fact,
+            Err(_) => Fact::Unavailable(why),
+        }
+    }
+
+    /// Make the requested reads concurrently, for `cluster` (validated by the
+    /// core) in `account` (the coverage filters; `None` when the event names
+    /// no valid one).
+    pub async fn gather(
+        &self,
+        cluster: &str,
+        account: Option<&str>,
+        request: FactRequest,
+    ) -> Facts {
+        let account = account.unwrap_or_default();
         let addon = async {
             if request.addon {
-                bounded(self.timeout, self.describe_addon(cluster)).await
+                self.bounded(self.describe_addon(cluster)).await
             } else {
                 Fact::NotGathered
             }
         };
         let history = async {
             if request.update_history {
-                bounded(self.timeout, self.update_history(cluster)).await
+                self.bounded(self.update_history(cluster)).await
             } else {
                 Fact::NotGathered
             }
@@ -117,7 +152,7 @@ impl Gatherer<'_> {
             if !request.needs_detector() {
                 return (Fact::NotGathered, Fact::NotGathered, Fact::NotGathered);
             }
-            let detector = bounded(self.timeout, self.detector_id()).await;
+            let detector = self.bounded(self.detector_id()).await;
             let Fact::Known(detector_id) = &detector else {
                 let why = match &detector {
                     Fact::Unavailable(why) => format!("no GuardDuty detector: {why}"),
@@ -137,14 +172,15 @@ impl Gatherer<'_> {
             };
             let coverage = async {
                 if request.coverage {
-                    bounded(self.timeout, self.coverage(detector_id, cluster, account)).await
+                    self.bounded(self.coverage(detector_id, cluster, account))
+                        .await
                 } else {
                     Fact::NotGathered
                 }
             };
             let statistics = async {
                 if request.statistics {
-                    bounded(self.timeout, self.statistics(detector_id, account)).await
+                    self.bounded(self.statistics(detector_id, account)).await
                 } else {
                     Fact::NotGathered
                 }
@@ -155,8 +191,8 @@ impl Gatherer<'_> {
         let (addon, update_history, (detector_id, coverage, statistics)) =
             tokio::join!(addon, history, guardduty);
         Facts {
-            now: Some(now),
-            function: None,
+            now: None,
+            function: Fact::NotGathered,
             detector_id,
             addon,
             update_history,
@@ -194,11 +230,8 @@ impl Gatherer<'_> {
             return Fact::Unavailable("DescribeAddon returned no add-on".to_owned());
         };
         Fact::Known(AddonState {
-            status: addon
-                .status()
-                .map_or(AddonStatus::Other("unknown".to_owned()), |s| {
-                    AddonStatus::parse(s.as_str())
-                }),
+            // No status is a status this code does not know: never eligible.
+            status: AddonStatus::parse(addon.status().map_or("", |s| s.as_str())),
             version: addon.addon_version().map(str::to_owned),
             configuration_values: addon
                 .configuration_values()
@@ -281,11 +314,8 @@ impl Gatherer<'_> {
                 };
                 records.push(UpdateRecord {
                     id: update.id().unwrap_or(&id).to_owned(),
-                    status: update
-                        .status()
-                        .map_or(UpdateStatus::Other("unknown".to_owned()), |s| {
-                            UpdateStatus::parse(s.as_str())
-                        }),
+                    // No status is not "ended": the guardrails then hold back.
+                    status: UpdateStatus::parse(update.status().map_or("", |s| s.as_str())),
                     created_at: update.created_at().map(|t| t.secs()),
                     resolve_conflicts: update
                         .params()
@@ -302,7 +332,7 @@ impl Gatherer<'_> {
 
     /// The account's detector id, within the read timeout (cached once read).
     pub async fn detector(&self) -> Fact<String> {
-        bounded(self.timeout, self.detector_id()).await
+        self.bounded(self.detector_id()).await
     }
 
     async fn detector_id(&self) -> Fact<String> {
@@ -369,7 +399,12 @@ impl Gatherer<'_> {
             .resource_details()
             .and_then(|d| d.eks_cluster_details());
         Fact::Known(LiveCoverage {
-            coverage_status: resource.coverage_status().map(|s| s.as_str().to_owned()),
+            // What the answer is about, so the core can check it is this cluster.
+            cluster_name: eks.and_then(|e| e.cluster_name()).map(str::to_owned),
+            account_id: resource.account_id().map(str::to_owned),
+            coverage_status: resource
+                .coverage_status()
+                .map(|s| Coverage::parse(s.as_str())),
             issue: resource.issue().map(str::to_owned),
             covered_nodes: eks.and_then(|e| e.covered_nodes()),
             compatible_nodes: eks.and_then(|e| e.compatible_nodes()),

@@ -1,40 +1,36 @@
-//! One invocation: decode, gather what the core asks for, decide, execute the
-//! plan, render, publish, and return the summary. Every event ends in a
-//! published alert or in an error that makes Lambda retry it and then keep it
-//! in the on-failure destination.
+//! One invocation: a short loop over the core's `Pipeline`. The pipeline
+//! asks for reads, the one write and the publish, each with a deadline
+//! inside the invocation's; this shell performs them and hands back what
+//! happened. Every event ends in a published alert or in an error that
+//! makes Lambda retry it and then keep it in the on-failure destination.
 
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use coverage_core::decide::Step;
-use coverage_core::facts::FunctionIdentity;
-use coverage_core::render::issue_id;
 use coverage_core::{
-    DecodeError, Summary, decide, decode_event, facts_needed, render_message, summary,
+    DecodeError, Fact, Invocation, Next, Pipeline, Settings, Summary, Undelivered, WriteResult,
 };
 use serde_json::Value;
 use tracing::{Instrument, field};
 
 use crate::config::Config;
-use crate::gather::{AwsClients, Gatherer};
-use crate::publish::{Destination, PublishError};
+use crate::gather::{AwsClients, Gatherer, now_ms, until};
+use crate::publish::Destination;
 use crate::remediate;
 
-/// Why an invocation failed. Both make Lambda retry, then send the event to
+/// Why an invocation failed. Each makes Lambda retry, then send the event to
 /// the on-failure destination with this message.
 #[derive(Debug, thiserror::Error)]
 pub enum HandlerError {
     #[error("rejected input: {0}")]
     NotACoverageEvent(#[from] DecodeError),
     #[error(
-        "the alert for event {event_id} ({issue_id}) could not be published to {destination}: {source}"
+        "the alert for event {event_id} ({issue_id}) could not be published to {destination}: {why}"
     )]
     Publish {
         event_id: String,
         issue_id: String,
         destination: String,
-        #[source]
-        source: PublishError,
+        why: String,
     },
 }
 
@@ -42,6 +38,7 @@ pub enum HandlerError {
 #[derive(Debug)]
 pub struct App {
     config: Config,
+    settings: Settings,
     clients: AwsClients,
     destination: Destination,
     detector_cache: Mutex<Option<String>>,
@@ -62,6 +59,7 @@ impl App {
             None => Destination::Stdout,
         };
         App {
+            settings: config.settings(),
             config,
             clients,
             destination,
@@ -76,51 +74,52 @@ impl App {
         let gatherer = Gatherer {
             clients: &self.clients,
             timeout: self.config.fact_read_timeout,
+            deadline_ms: u64::MAX,
             detector_cache: &self.detector_cache,
         };
         match gatherer.detector().await {
-            coverage_core::Fact::Known(_) => tracing::debug!("warm-up: GuardDuty detector read"),
-            coverage_core::Fact::Unavailable(why) => {
-                tracing::warn!(why, "warm-up: GuardDuty detector not read")
-            }
-            coverage_core::Fact::NotGathered => {}
+            Fact::Known(_) => tracing::debug!("warm-up: GuardDuty detector read"),
+            Fact::Unavailable(why) => tracing::warn!(why, "warm-up: GuardDuty detector not read"),
+            Fact::NotGathered => {}
         }
     }
 
-    /// Handle one invocation: the function's own ARN says where it may write.
+    /// Handle one Lambda invocation: the function's own ARN says where it may
+    /// write, and the runtime's deadline bounds every call.
     pub async fn handle_invocation(
         &self,
         payload: Value,
-        function_arn: &str,
+        context: &lambda_runtime::Context,
     ) -> Result<Summary, HandlerError> {
-        let function = FunctionIdentity::from_arn(function_arn);
-        if function.is_none() {
+        let invocation = Invocation::lambda(
+            &context.invoked_function_arn,
+            now_ms(),
+            Some(context.deadline),
+        );
+        if let Fact::Unavailable(why) = &invocation.function {
             tracing::warn!(
-                function_arn,
-                "cannot read account and region from the function ARN"
+                why,
+                "cannot read account and region from the function ARN: no write"
             );
         }
-        self.handle_as(payload, function).await
+        self.handle(payload, invocation).await
     }
 
-    /// Handle one event payload, acting in the account that delivered it
-    /// (tests; production goes through `handle_invocation`).
-    pub async fn handle(&self, payload: Value) -> Result<Summary, HandlerError> {
-        self.handle_as(payload, None).await
-    }
-
-    async fn handle_as(
+    /// Handle one event payload for an invocation described by the caller
+    /// (tests pass their own ARN, clock and deadline).
+    pub async fn handle(
         &self,
         payload: Value,
-        function: Option<FunctionIdentity>,
+        invocation: Invocation,
     ) -> Result<Summary, HandlerError> {
-        let event = match decode_event(&payload) {
-            Ok(event) => event,
+        let pipeline = match Pipeline::new(&payload, &self.settings, invocation) {
+            Ok(pipeline) => pipeline,
             Err(error) => {
                 tracing::error!(error = %error, "rejected input: not a GuardDuty coverage event");
                 return Err(error.into());
             }
         };
+        let event = pipeline.event();
         let span = tracing::info_span!(
             "event",
             event_id = %clip(&event.envelope.id),
@@ -131,60 +130,104 @@ impl App {
             action = field::Empty,
             outcome = field::Empty,
         );
-        self.handle_event(event, function).instrument(span).await
+        self.drive(pipeline).instrument(span).await
     }
 
-    async fn handle_event(
-        &self,
-        event: coverage_core::CoverageEvent,
-        function: Option<FunctionIdentity>,
-    ) -> Result<Summary, HandlerError> {
-        let span = tracing::Span::current();
-        let policy = &self.config.policy;
-        let request = facts_needed(&event, policy, function.as_ref());
-        let gatherer = Gatherer {
-            clients: &self.clients,
-            timeout: self.config.fact_read_timeout,
-            detector_cache: &self.detector_cache,
-        };
-        let mut facts = gatherer.gather(&event, request, unix_now()).await;
-        facts.function = function;
-        let plan = decide(&event, &facts, policy);
-        span.record("issue_id", issue_id(&plan));
-
-        let outcome = match plan.step() {
-            Step::Report(outcome) => outcome,
-            Step::Call(overwrite) => {
-                tracing::warn!(
-                    cluster = %overwrite.cluster_name,
-                    addon_version = overwrite.addon_version.as_deref().unwrap_or("-"),
-                    client_request_token = %overwrite.client_request_token,
-                    "calling UpdateAddon with resolveConflicts OVERWRITE"
-                );
-                remediate::overwrite(&self.clients.eks, overwrite).await
+    /// Do what the pipeline asks until it is done.
+    async fn drive(&self, mut pipeline: Pipeline<'_>) -> Result<Summary, HandlerError> {
+        loop {
+            match pipeline.poll() {
+                Next::Gather {
+                    request,
+                    cluster,
+                    account,
+                    read_ms,
+                    deadline_ms,
+                } => {
+                    let gatherer = Gatherer {
+                        clients: &self.clients,
+                        timeout: std::time::Duration::from_millis(read_ms),
+                        deadline_ms,
+                        detector_cache: &self.detector_cache,
+                    };
+                    let facts = gatherer.gather(cluster, account, request).await;
+                    pipeline.gathered(facts, now_ms());
+                    self.record(&pipeline);
+                }
+                Next::Write {
+                    request,
+                    deadline_ms,
+                } => {
+                    tracing::warn!(
+                        cluster = %request.cluster_name,
+                        addon_version = request.addon_version.as_deref().unwrap_or("-"),
+                        client_request_token = %request.client_request_token,
+                        "calling UpdateAddon with resolveConflicts OVERWRITE"
+                    );
+                    let limit = until(deadline_ms);
+                    let call = remediate::overwrite(&self.clients.eks, request);
+                    let result = match tokio::time::timeout(limit, call).await {
+                        Ok(result) => result,
+                        Err(_) => WriteResult::NoAnswer {
+                            why: format!("EKS did not answer within {} ms", limit.as_millis()),
+                        },
+                    };
+                    pipeline.wrote(result, now_ms());
+                }
+                Next::Publish {
+                    message,
+                    deadline_ms,
+                } => {
+                    self.record(&pipeline);
+                    let limit = until(deadline_ms);
+                    let result = match tokio::time::timeout(
+                        limit,
+                        self.destination.publish(message),
+                    )
+                    .await
+                    {
+                        Ok(Ok(message_id)) => Ok(message_id),
+                        Ok(Err(error)) => Err(error.to_string()),
+                        Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
+                    };
+                    pipeline.published(result, now_ms());
+                }
+                Next::Done(summary) => {
+                    tracing::info!(
+                        update_id = summary.update_id.as_deref().unwrap_or("-"),
+                        message_id = %summary.message_id,
+                        "event handled"
+                    );
+                    return Ok(summary);
+                }
+                Next::Failed(Undelivered {
+                    event_id,
+                    issue_id,
+                    why,
+                }) => {
+                    let error = HandlerError::Publish {
+                        event_id,
+                        issue_id: issue_id.to_owned(),
+                        destination: self.destination.describe(),
+                        why,
+                    };
+                    tracing::error!(error = %error, "alert not published; Lambda will retry the event");
+                    return Err(error);
+                }
             }
-        };
-        span.record("action", outcome.action_label());
-        span.record("outcome", outcome.label().as_str());
+        }
+    }
 
-        let message = render_message(&plan, &outcome, self.config.message_format);
-        let message_id = self.destination.publish(&message).await.map_err(|source| {
-            let error = HandlerError::Publish {
-                event_id: clip(&event.envelope.id),
-                issue_id: issue_id(&plan).to_owned(),
-                destination: self.destination.describe(),
-                source,
-            };
-            tracing::error!(error = %error, "alert not published; Lambda will retry the event");
-            error
-        })?;
-        let summary = summary(&plan, &outcome, &message_id);
-        tracing::info!(
-            update_id = summary.update_id.as_deref().unwrap_or("-"),
-            message_id = %summary.message_id,
-            "event handled"
-        );
-        Ok(summary)
+    /// The decision so far, on the event's span.
+    fn record(&self, pipeline: &Pipeline<'_>) {
+        let span = tracing::Span::current();
+        if let Some(plan) = pipeline.plan() {
+            span.record("issue_id", coverage_core::render::issue_id(plan));
+        }
+        if let Some(outcome) = pipeline.outcome() {
+            span.record("action", outcome.action_label());
+            span.record("outcome", outcome.label().as_str());
+        }
     }
 }
 
@@ -193,18 +236,12 @@ fn clip(text: &str) -> String {
     coverage_core::text::clip(text, 256)
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 /// What Lambda records for a failed invocation (and the on-failure
 /// destination keeps): a stable error type and the full message.
 impl From<HandlerError> for lambda_runtime::Diagnostic {
     fn from(error: HandlerError) -> Self {
         let error_type = match &error {
+            HandlerError::NotACoverageEvent(DecodeError::NotJson { .. }) => "NotJson",
             HandlerError::NotACoverageEvent(_) => "NotACoverageEvent",
             HandlerError::Publish { .. } => "AlertNotPublished",
         };

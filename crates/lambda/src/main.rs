@@ -31,10 +31,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // Boxed: the handler's future nests every SDK call's future, deeper than
     // the compiler's default layout recursion allows in one type.
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        Box::pin(async move {
-            app.handle_invocation(event.payload, &event.context.invoked_function_arn)
-                .await
-        })
+        Box::pin(async move { app.handle_invocation(event.payload, &event.context).await })
     }))
     .await
 }

@@ -1,0 +1,234 @@
+//! Identifiers parsed once into types: EKS cluster names, AWS regions,
+//! account ids, EventBridge event ids and the function's own ARN. A value of
+//! one of these types has been validated, so the guardrails, the commands an
+//! alert prints and the idempotency token never re-check strings: anything
+//! that did not parse stays out of them.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::text::{is_account_id, is_eks_cluster_name, is_region};
+
+/// Why a string is not the identifier it should be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{value:?} is not {what}")]
+pub struct IdError {
+    pub what: &'static str,
+    /// The offending value, clipped.
+    pub value: String,
+}
+
+impl IdError {
+    fn new(what: &'static str, value: &str) -> IdError {
+        IdError {
+            what,
+            value: crate::text::clip(value, 128),
+        }
+    }
+}
+
+macro_rules! identifier {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $valid:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            pub fn parse(text: &str) -> Result<$name, IdError> {
+                let valid: fn(&str) -> bool = $valid;
+                if valid(text) {
+                    Ok($name(text.to_owned()))
+                } else {
+                    Err(IdError::new($what, text))
+                }
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = IdError;
+            fn try_from(text: String) -> Result<$name, IdError> {
+                $name::parse(&text)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+    };
+}
+
+identifier!(
+    /// An EKS cluster name: a letter or digit, then letters, digits, `-` and
+    /// `_`, at most 100 characters. Safe to paste into a shell command.
+    ClusterName,
+    "an EKS cluster name",
+    is_eks_cluster_name
+);
+
+identifier!(
+    /// An AWS region code such as `us-east-1` or `us-gov-west-1`.
+    Region,
+    "an AWS region",
+    is_region
+);
+
+identifier!(
+    /// A twelve-digit AWS account id.
+    AccountId,
+    "a 12-digit AWS account id",
+    is_account_id
+);
+
+identifier!(
+    /// An EventBridge event id: 1 to 64 letters, digits and `-` (EventBridge
+    /// uses UUIDs). It is the OVERWRITE's idempotency token as it is, so an
+    /// auditor can match the EKS update to the event.
+    EventId,
+    "an EventBridge event id (1-64 letters, digits and '-')",
+    is_event_id
+);
+
+fn is_event_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+identifier!(
+    /// An AWS partition: `aws`, `aws-cn`, `aws-us-gov`, ...
+    Partition,
+    "an AWS partition",
+    is_partition
+);
+
+fn is_partition(text: &str) -> bool {
+    (text == "aws" || text.starts_with("aws-"))
+        && text.len() <= 32
+        && text.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+}
+
+/// Where this function runs, from its own ARN: it may only write there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FunctionIdentity {
+    #[serde(default = "default_partition")]
+    pub partition: Partition,
+    pub account: AccountId,
+    pub region: Region,
+}
+
+fn default_partition() -> Partition {
+    Partition("aws".to_owned())
+}
+
+impl FunctionIdentity {
+    /// From `arn:<partition>:lambda:<region>:<account>:function:<name>[:qualifier]`.
+    pub fn from_arn(arn: &str) -> Result<FunctionIdentity, IdError> {
+        let invalid = || IdError::new("a Lambda function ARN", arn);
+        let parts: Vec<&str> = arn.split(':').collect();
+        let ([
+            "arn",
+            partition,
+            "lambda",
+            region,
+            account,
+            "function",
+            name,
+        ]
+        | [
+            "arn",
+            partition,
+            "lambda",
+            region,
+            account,
+            "function",
+            name,
+            _,
+        ]) = parts.as_slice()
+        else {
+            return Err(invalid());
+        };
+        if name.is_empty() {
+            return Err(invalid());
+        }
+        Ok(FunctionIdentity {
+            partition: Partition::parse(partition).map_err(|_| invalid())?,
+            account: AccountId::parse(account).map_err(|_| invalid())?,
+            region: Region::parse(region).map_err(|_| invalid())?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_identity_from_its_arn() {
+        let identity =
+            FunctionIdentity::from_arn("arn:aws:lambda:eu-west-1:111122223333:function:coverage")
+                .unwrap();
+        assert_eq!(identity.account.as_str(), "111122223333");
+        assert_eq!(identity.region.as_str(), "eu-west-1");
+        assert_eq!(identity.partition.as_str(), "aws");
+        let qualified = FunctionIdentity::from_arn(
+            "arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:coverage:live",
+        )
+        .unwrap();
+        assert_eq!(qualified.partition.as_str(), "aws-us-gov");
+        for bad in [
+            "garbage",
+            "function-arn",
+            "",
+            "arn:aws:sns:eu-west-1:111122223333:topic",
+            "arn:aws:lambda:eu-west-1:111122223333:layer:x",
+            "arn:aws:lambda:eu-west-1:111122223333:function:",
+            "arn:aws:lambda:eu-west-1:1111:function:f",
+            "arn:aws:lambda:EU:111122223333:function:f",
+            "arn:evil:lambda:eu-west-1:111122223333:function:f",
+            "arn:aws:lambda:eu-west-1:111122223333:function:f:1:extra",
+        ] {
+            let error = FunctionIdentity::from_arn(bad).unwrap_err();
+            assert_eq!(error.what, "a Lambda function ARN", "{bad}");
+        }
+    }
+
+    #[test]
+    fn identifiers_validate_and_round_trip_through_serde() {
+        assert!(EventId::parse("4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37").is_ok());
+        assert!(EventId::parse("").is_err());
+        assert!(EventId::parse(&"a".repeat(64)).is_ok());
+        assert!(EventId::parse(&"a".repeat(65)).is_err());
+        assert!(EventId::parse("id with space").is_err());
+        assert!(ClusterName::parse("prod-payments").is_ok());
+        assert!(ClusterName::parse("x; rm -rf /").is_err());
+        assert!(Partition::parse("aws-cn").is_ok());
+        assert!(Partition::parse("awsx").is_err());
+        assert!(Partition::parse(&format!("aws-{}", "a".repeat(28))).is_ok());
+        assert!(Partition::parse(&format!("aws-{}", "a".repeat(29))).is_err());
+        let account: AccountId = serde_json::from_str("\"111122223333\"").unwrap();
+        assert_eq!(serde_json::to_string(&account).unwrap(), "\"111122223333\"");
+        assert!(serde_json::from_str::<AccountId>("\"1234\"").is_err());
+        let error = Region::parse(&"x".repeat(1000)).unwrap_err();
+        assert!(error.to_string().len() < 200);
+    }
+}

@@ -1,0 +1,418 @@
+//! The whole handling of one event as a sans-IO state machine, in the spirit
+//! of quinn-proto: the shell hands it the event, the settings and the
+//! invocation (where the function runs, the time, the deadline); it answers
+//! with what it needs next (`Next`: the reads to make, the one write, the
+//! message to publish), the shell performs that and hands back the result,
+//! until it says `Done` or `Failed`. The Lambda, `coverage replay`, the tests
+//! and the benchmark all drive this one type, so there is one definition of
+//! the order and of every rule, and every deadline is computed here from
+//! times the shell passes in.
+
+use serde_json::Value;
+
+use crate::decide::Outcome;
+use crate::decide::{
+    Decision, OverwriteRequest, Plan, SkipReason, Subject, decide_subject, subject_of,
+};
+use crate::event::{CoverageEvent, DecodeError, decode_event, decode_event_bytes};
+use crate::facts::{Fact, FactRequest, Facts};
+use crate::guardrails::reads_needed;
+use crate::ids::{FunctionIdentity, IdError};
+use crate::policy::Policy;
+use crate::render::{Message, MessageFormat, Summary, issue_id, render_message, summary};
+
+/// Time budgets, in milliseconds. Every AWS call gets a deadline from these,
+/// always inside the invocation's own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Each read; a slow read degrades the alert, never blocks it.
+    pub read_ms: u64,
+    /// The `UpdateAddon` call.
+    pub write_ms: u64,
+    /// The SNS `Publish` (its SDK retries included).
+    pub publish_ms: u64,
+    /// Kept free before the invocation's deadline to return in time.
+    pub margin_ms: u64,
+    /// Below this much time for the write, it is not started.
+    pub min_write_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            read_ms: 3_000,
+            write_ms: 10_000,
+            publish_ms: 5_000,
+            margin_ms: 500,
+            min_write_ms: 1_000,
+        }
+    }
+}
+
+/// What the operator configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Settings {
+    pub policy: Policy,
+    pub format: MessageFormat,
+    pub limits: Limits,
+}
+
+/// Where and when this invocation runs, as the shell observed it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Invocation {
+    /// The function's own account and region; `NotGathered` offline.
+    pub function: Fact<FunctionIdentity>,
+    /// The shell's clock at the start, milliseconds since the Unix epoch.
+    pub now_ms: Option<u64>,
+    /// `Lambda-Runtime-Deadline-Ms`: the invocation must end before it.
+    pub deadline_ms: Option<u64>,
+}
+
+impl Invocation {
+    /// A Lambda invocation: the function's ARN, the clock and the deadline.
+    pub fn lambda(function_arn: &str, now_ms: u64, deadline_ms: Option<u64>) -> Invocation {
+        let function = match FunctionIdentity::from_arn(function_arn) {
+            Ok(identity) => Fact::Known(identity),
+            Err(IdError { value, .. }) => {
+                Fact::Unavailable(format!("the invoked function ARN {value:?} does not parse"))
+            }
+        };
+        Invocation {
+            function,
+            now_ms: Some(now_ms),
+            deadline_ms,
+        }
+    }
+}
+
+/// What EKS answered to the `UpdateAddon` call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteResult {
+    Started {
+        update_id: String,
+        status: String,
+    },
+    /// `ResourceInUseException`: an update is already in flight.
+    InUse {
+        message: String,
+    },
+    Failed {
+        error: String,
+    },
+    /// No answer before the deadline: the update may or may not have started.
+    NoAnswer {
+        why: String,
+    },
+}
+
+/// Why the event could not be delivered; the shell fails the invocation with
+/// it, so Lambda retries and then keeps the event in the on-failure destination.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undelivered {
+    pub event_id: String,
+    pub issue_id: &'static str,
+    pub why: String,
+}
+
+/// What the pipeline needs next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next<'a> {
+    /// Make these reads (concurrently, each within `read_ms`, all before
+    /// `deadline_ms`), then call `gathered`.
+    Gather {
+        request: FactRequest,
+        /// The cluster the reads are about (already validated).
+        cluster: &'a str,
+        /// Its account, when the event names a valid one (coverage filters).
+        account: Option<&'a str>,
+        read_ms: u64,
+        deadline_ms: u64,
+    },
+    /// Make this `UpdateAddon` call before `deadline_ms`, then call `wrote`.
+    Write {
+        request: &'a OverwriteRequest,
+        deadline_ms: u64,
+    },
+    /// Publish this message before `deadline_ms`, then call `published`.
+    Publish {
+        message: &'a Message,
+        deadline_ms: u64,
+    },
+    /// Handled: return this summary.
+    Done(Summary),
+    /// Not delivered: fail the invocation.
+    Failed(Undelivered),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Gathering,
+    Writing,
+    Publishing,
+    Done,
+    Failed,
+}
+
+/// One event's handling.
+#[derive(Debug)]
+pub struct Pipeline<'s> {
+    settings: &'s Settings,
+    invocation: Invocation,
+    /// The shell's clock at its last answer.
+    now_ms: u64,
+    event: CoverageEvent,
+    subject: Option<Subject>,
+    request: FactRequest,
+    plan: Option<Plan>,
+    outcome: Option<Outcome>,
+    message: Option<Message>,
+    message_id: Option<String>,
+    undelivered: Option<String>,
+    stage: Stage,
+}
+
+impl<'s> Pipeline<'s> {
+    /// Start from a decoded JSON payload. An input that is not a coverage
+    /// event is an error; everything else ends in a published alert.
+    pub fn new(
+        payload: &Value,
+        settings: &'s Settings,
+        invocation: Invocation,
+    ) -> Result<Pipeline<'s>, DecodeError> {
+        Ok(Pipeline::for_event(
+            decode_event(payload)?,
+            settings,
+            invocation,
+        ))
+    }
+
+    /// Start from raw bytes (an event file).
+    pub fn from_bytes(
+        bytes: &[u8],
+        settings: &'s Settings,
+        invocation: Invocation,
+    ) -> Result<Pipeline<'s>, DecodeError> {
+        Ok(Pipeline::for_event(
+            decode_event_bytes(bytes)?,
+            settings,
+            invocation,
+        ))
+    }
+
+    /// Start from an event already decoded.
+    pub fn for_event(
+        event: CoverageEvent,
+        settings: &'s Settings,
+        invocation: Invocation,
+    ) -> Pipeline<'s> {
+        let subject = subject_of(&event);
+        let request = reads_needed(&event, &subject, &settings.policy, &invocation.function);
+        let mut pipeline = Pipeline {
+            settings,
+            now_ms: invocation.now_ms.unwrap_or(0),
+            invocation,
+            event,
+            subject: Some(subject),
+            request,
+            plan: None,
+            outcome: None,
+            message: None,
+            message_id: None,
+            undelivered: None,
+            stage: Stage::Gathering,
+        };
+        if request.is_empty() {
+            pipeline.decide(Facts::default());
+        }
+        pipeline
+    }
+
+    /// What to do next. Asking again without answering gives the same answer.
+    pub fn poll(&self) -> Next<'_> {
+        let limits = &self.settings.limits;
+        match self.stage {
+            Stage::Gathering => {
+                let writes = self.request.update_history;
+                let reserve = limits.publish_ms + if writes { limits.write_ms } else { 0 };
+                // Coverage is two reads in a row (detector, then coverage).
+                let reads_end = self.now_ms.saturating_add(2 * limits.read_ms);
+                Next::Gather {
+                    request: self.request,
+                    cluster: self.event.cluster_name().unwrap_or_default(),
+                    account: self
+                        .event
+                        .resource_account()
+                        .filter(|a| crate::text::is_account_id(a)),
+                    read_ms: limits.read_ms,
+                    deadline_ms: reads_end.min(self.budget_end(reserve)),
+                }
+            }
+            Stage::Writing => match self.plan.as_ref().map(|p| &p.decision) {
+                Some(Decision::Overwrite(request)) => Next::Write {
+                    request,
+                    deadline_ms: self.write_end(),
+                },
+                // Writing is only entered with an OVERWRITE plan.
+                _ => self.failed("internal: no write planned"),
+            },
+            Stage::Publishing => match &self.message {
+                Some(message) => Next::Publish {
+                    message,
+                    deadline_ms: self
+                        .now_ms
+                        .saturating_add(limits.publish_ms)
+                        .min(self.budget_end(0)),
+                },
+                None => self.failed("internal: no message rendered"),
+            },
+            Stage::Done => match (&self.plan, &self.outcome) {
+                (Some(plan), Some(outcome)) => Next::Done(summary(
+                    plan,
+                    outcome,
+                    self.message_id.as_deref().unwrap_or_default(),
+                )),
+                _ => self.failed("internal: done without a plan"),
+            },
+            Stage::Failed => self.failed(self.undelivered.as_deref().unwrap_or("unknown")),
+        }
+    }
+
+    /// The reads asked for by `Next::Gather`. Facts that were not asked for
+    /// are dropped, so a recorded file decides as the Lambda would.
+    pub fn gathered(&mut self, facts: Facts, now_ms: u64) {
+        if self.stage != Stage::Gathering {
+            return;
+        }
+        self.now_ms = now_ms;
+        self.decide(facts.restricted_to(self.request));
+    }
+
+    /// EKS's answer to `Next::Write`.
+    pub fn wrote(&mut self, result: WriteResult, now_ms: u64) {
+        if self.stage != Stage::Writing {
+            return;
+        }
+        self.now_ms = now_ms;
+        let Some(Decision::Overwrite(request)) = self.plan.as_ref().map(|p| &p.decision) else {
+            return;
+        };
+        let request = request.clone();
+        let outcome = match result {
+            WriteResult::Started { update_id, status } => Outcome::UpdateStarted {
+                request,
+                update_id,
+                status,
+            },
+            WriteResult::InUse { message } => Outcome::UpdateInFlight { request, message },
+            WriteResult::Failed { error } => Outcome::UpdateFailed { request, error },
+            WriteResult::NoAnswer { why } => Outcome::UpdateOutcomeUnknown { request, why },
+        };
+        self.conclude(outcome);
+    }
+
+    /// The destination's answer to `Next::Publish`: the message id, or why not.
+    pub fn published(&mut self, result: Result<String, String>, now_ms: u64) {
+        if self.stage != Stage::Publishing {
+            return;
+        }
+        self.now_ms = now_ms;
+        match result {
+            Ok(message_id) => {
+                self.message_id = Some(message_id);
+                self.stage = Stage::Done;
+            }
+            Err(why) => {
+                self.undelivered = Some(why);
+                self.stage = Stage::Failed;
+            }
+        }
+    }
+
+    pub fn event(&self) -> &CoverageEvent {
+        &self.event
+    }
+
+    /// The plan, once the facts are in.
+    pub fn plan(&self) -> Option<&Plan> {
+        self.plan.as_ref()
+    }
+
+    /// What came of the plan, once known.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        self.outcome.as_ref()
+    }
+
+    /// The message to publish, once rendered.
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+
+    fn decide(&mut self, mut facts: Facts) {
+        facts.now = self
+            .invocation
+            .now_ms
+            .map(|ms| i64::try_from(ms / 1000).unwrap_or(i64::MAX));
+        facts.function = self.invocation.function.clone();
+        let subject = self
+            .subject
+            .take()
+            .unwrap_or_else(|| subject_of(&self.event));
+        let plan = decide_subject(&self.event, subject, &facts, &self.settings.policy);
+        let call = matches!(plan.decision, Decision::Overwrite(_));
+        let outcome = plan.outcome_without_call();
+        self.plan = Some(plan);
+        match (call, outcome) {
+            (true, _) => {
+                let remaining_ms = self.write_end().saturating_sub(self.now_ms);
+                if remaining_ms < self.settings.limits.min_write_ms {
+                    self.conclude(Outcome::Skipped {
+                        reason: SkipReason::DeadlineTooClose { remaining_ms },
+                        would_call: None,
+                        unchecked: Vec::new(),
+                    });
+                } else {
+                    self.stage = Stage::Writing;
+                }
+            }
+            (false, Some(outcome)) => self.conclude(outcome),
+            (false, None) => {
+                self.undelivered = Some("internal: a plan without an outcome".to_owned());
+                self.stage = Stage::Failed;
+            }
+        }
+    }
+
+    fn conclude(&mut self, outcome: Outcome) {
+        if let Some(plan) = &self.plan {
+            self.message = Some(render_message(plan, &outcome, self.settings.format));
+        }
+        self.outcome = Some(outcome);
+        self.stage = Stage::Publishing;
+    }
+
+    /// The last moment a call may end when `reserve_ms` must stay free for
+    /// what follows it.
+    fn budget_end(&self, reserve_ms: u64) -> u64 {
+        match self.invocation.deadline_ms {
+            Some(deadline) => deadline
+                .saturating_sub(self.settings.limits.margin_ms)
+                .saturating_sub(reserve_ms),
+            None => u64::MAX,
+        }
+    }
+
+    fn write_end(&self) -> u64 {
+        let limits = &self.settings.limits;
+        self.now_ms
+            .saturating_add(limits.write_ms)
+            .min(self.budget_end(limits.publish_ms))
+    }
+
+    fn failed(&self, why: &str) -> Next<'_> {
+        Next::Failed(Undelivered {
+            event_id: crate::text::clip(&self.event.envelope.id, 128),
+            issue_id: self.plan.as_ref().map_or("unknown", issue_id),
+            why: why.to_owned(),
+        })
+    }
+}

@@ -1,0 +1,446 @@
+//! The pipeline as every shell drives it: what it asks for and in which
+//! order, the deadline of every call (computed from the invocation's), what
+//! each of EKS's answers becomes, that facts nobody asked for are ignored,
+//! and that a failed publish fails the invocation.
+
+// Test helpers may fail loudly: a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use coverage_core::decide::{Decision, Outcome, SkipReason};
+use coverage_core::facts::{
+    AddonHealthIssue, AddonState, AddonStatus, CoverageStatus, LiveCoverage, UpdateRecord,
+    UpdateStatus,
+};
+use coverage_core::{
+    Fact, FactRequest, Facts, Invocation, Limits, MessageFormat, Next, Pipeline, Policy,
+    RemediationMode, Settings, WriteResult,
+};
+use serde_json::{Value, json};
+
+const EVENT_ID: &str = "4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37";
+const HOME_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:coverage";
+const CONFLICT: &str = "Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found when trying to apply. Will not continue due to resolve conflicts mode. Conflicts: DaemonSet.apps aws-guardduty-agent - .spec.template.spec.containers[name=\"aws-guardduty-agent\"].image";
+/// 2026-03-14T09:22:07Z, a minute after the event, in milliseconds.
+const NOW_MS: u64 = 1_773_480_127_000;
+
+fn event(issue: &str) -> Value {
+    json!({
+        "version": "0", "id": EVENT_ID,
+        "detail-type": "GuardDuty Runtime Protection Unhealthy", "source": "aws.guardduty",
+        "account": "111122223333", "time": "2026-03-14T09:21:07Z", "region": "us-east-1",
+        "detail": {
+            "schemaVersion": "1.0", "resourceAccountId": "111122223333",
+            "resourceDetails": {"resourceType": "EKS", "eksClusterDetails": {"clusterName": "prod-payments"}},
+            "issue": issue
+        }
+    })
+}
+
+fn settings(mode: RemediationMode) -> Settings {
+    Settings {
+        policy: Policy {
+            mode,
+            ..Policy::default()
+        },
+        format: MessageFormat::Chat,
+        limits: Limits::default(),
+    }
+}
+
+fn invocation(deadline_ms: Option<u64>) -> Invocation {
+    Invocation::lambda(HOME_ARN, NOW_MS, deadline_ms)
+}
+
+/// What the Lambda would read when every guardrail holds.
+fn good_reads() -> Facts {
+    Facts {
+        detector_id: Fact::Known("d".into()),
+        addon: Fact::Known(AddonState {
+            status: AddonStatus::Degraded,
+            version: Some("v1.10.0-eksbuild.2".into()),
+            configuration_values: None,
+            health_issues: vec![AddonHealthIssue {
+                code: "ConfigurationConflict".into(),
+                message: "Conflicts found".into(),
+            }],
+            arn: None,
+        }),
+        update_history: Fact::Known(vec![]),
+        coverage: Fact::Known(LiveCoverage {
+            cluster_name: Some("prod-payments".into()),
+            account_id: Some("111122223333".into()),
+            coverage_status: Some(CoverageStatus::Unhealthy),
+            ..LiveCoverage::default()
+        }),
+        statistics: Fact::NotGathered,
+        ..Facts::default()
+    }
+}
+
+fn gathered(pipeline: &mut Pipeline<'_>, facts: Facts) {
+    assert!(
+        matches!(pipeline.poll(), Next::Gather { .. }),
+        "{:?}",
+        pipeline.poll()
+    );
+    pipeline.gathered(facts, NOW_MS + 100);
+}
+
+#[test]
+fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
+    let settings = settings(RemediationMode::Enforce);
+    let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    let Next::Gather {
+        request,
+        cluster,
+        account,
+        read_ms,
+        deadline_ms,
+    } = pipeline.poll()
+    else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(
+        request,
+        FactRequest {
+            addon: true,
+            update_history: true,
+            coverage: true,
+            statistics: true
+        }
+    );
+    assert_eq!((cluster, account), ("prod-payments", Some("111122223333")));
+    assert_eq!(read_ms, 3_000);
+    // Without an invocation deadline: two reads in a row.
+    assert_eq!(deadline_ms, NOW_MS + 6_000);
+    // Asking again gives the same answer.
+    assert_eq!(pipeline.poll(), pipeline.poll());
+
+    pipeline.gathered(good_reads(), NOW_MS + 100);
+    let Next::Write {
+        request,
+        deadline_ms,
+    } = pipeline.poll()
+    else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(request.client_request_token, EVENT_ID);
+    assert_eq!(deadline_ms, NOW_MS + 100 + 10_000);
+
+    pipeline.wrote(
+        WriteResult::Started {
+            update_id: "u-1".into(),
+            status: "InProgress".into(),
+        },
+        NOW_MS + 200,
+    );
+    let Next::Publish {
+        message,
+        deadline_ms,
+    } = pipeline.poll()
+    else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert!(message.body.contains("u-1"), "{}", message.body);
+    assert_eq!(message.attributes["outcome"], "update-started");
+    assert_eq!(deadline_ms, NOW_MS + 200 + 5_000);
+
+    pipeline.published(Ok("m-1".into()), NOW_MS + 300);
+    let Next::Done(summary) = pipeline.poll() else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(summary.outcome, "update-started");
+    assert_eq!(summary.update_id.as_deref(), Some("u-1"));
+    assert_eq!(summary.message_id, "m-1");
+    assert_eq!(summary.event_id, EVENT_ID);
+    // The facts the decision saw carry the invocation's time and identity.
+    let facts = &pipeline.plan().unwrap().facts;
+    assert_eq!(facts.now, Some(1_773_480_127));
+    assert!(facts.function.known().is_some());
+}
+
+#[test]
+fn every_deadline_lies_inside_the_invocations() {
+    let settings = settings(RemediationMode::Enforce);
+    let deadline = NOW_MS + 30_000;
+    let mut pipeline =
+        Pipeline::new(&event(CONFLICT), &settings, invocation(Some(deadline))).unwrap();
+    // Reads: two in a row, and they leave room for the write and the publish.
+    let Next::Gather { deadline_ms, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, NOW_MS + 6_000);
+    pipeline.gathered(good_reads(), NOW_MS + 15_000);
+    let Next::Write { deadline_ms, .. } = pipeline.poll() else {
+        panic!("{:?}", pipeline.poll())
+    };
+    // The write must end by deadline - margin - publish.
+    assert_eq!(deadline_ms, deadline - 500 - 5_000);
+    pipeline.wrote(
+        WriteResult::NoAnswer {
+            why: "no answer".into(),
+        },
+        NOW_MS + 27_000,
+    );
+    let Next::Publish { deadline_ms, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, deadline - 500);
+
+    // A short invocation squeezes the reads so the write and publish still fit.
+    let short = Pipeline::new(
+        &event(CONFLICT),
+        &settings,
+        invocation(Some(NOW_MS + 20_000)),
+    )
+    .unwrap();
+    let Next::Gather { deadline_ms, .. } = short.poll() else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, NOW_MS + 20_000 - 500 - 5_000 - 10_000);
+    // Without a write to make, the reads only leave room for the publish.
+    let manual = settings.clone();
+    let short = Pipeline::new(
+        &event("Others:Error due to authorization failure"),
+        &manual,
+        invocation(Some(NOW_MS + 8_000)),
+    )
+    .unwrap();
+    let Next::Gather {
+        request,
+        deadline_ms,
+        ..
+    } = short.poll()
+    else {
+        panic!()
+    };
+    assert!(!request.update_history);
+    assert_eq!(deadline_ms, NOW_MS + 8_000 - 500 - 5_000);
+    // An invocation already past its deadline gets reads that end at once.
+    let mut late = Pipeline::new(&event(CONFLICT), &settings, invocation(Some(NOW_MS))).unwrap();
+    let Next::Gather { deadline_ms, .. } = late.poll() else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, NOW_MS - 500 - 5_000 - 10_000);
+    late.gathered(Facts::default(), NOW_MS);
+    assert!(matches!(late.poll(), Next::Publish { .. }));
+}
+
+#[test]
+fn the_write_is_not_started_without_time_to_finish_and_report_it() {
+    let settings = settings(RemediationMode::Enforce);
+    let deadline = NOW_MS + 30_000;
+    let write_end = deadline - 500 - 5_000;
+    for (now, expect_write) in [
+        (write_end - 1_000, true),
+        (write_end - 999, false),
+        (write_end + 5, false),
+    ] {
+        let mut pipeline =
+            Pipeline::new(&event(CONFLICT), &settings, invocation(Some(deadline))).unwrap();
+        pipeline.gathered(good_reads(), now);
+        match pipeline.poll() {
+            Next::Write { deadline_ms, .. } => {
+                assert!(expect_write, "{now}");
+                assert_eq!(deadline_ms, write_end);
+            }
+            Next::Publish { message, .. } => {
+                assert!(!expect_write, "{now}");
+                assert_eq!(message.attributes["outcome"], "skipped-deadline-too-close");
+                let Some(Outcome::Skipped {
+                    reason: SkipReason::DeadlineTooClose { remaining_ms },
+                    ..
+                }) = pipeline.outcome()
+                else {
+                    panic!("{:?}", pipeline.outcome())
+                };
+                assert_eq!(*remaining_ms, write_end.saturating_sub(now));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn each_answer_to_the_write_becomes_its_outcome() {
+    let settings = settings(RemediationMode::Enforce);
+    for (result, label) in [
+        (
+            WriteResult::Started {
+                update_id: "u".into(),
+                status: "InProgress".into(),
+            },
+            "update-started",
+        ),
+        (
+            WriteResult::InUse {
+                message: "ResourceInUseException".into(),
+            },
+            "update-in-flight",
+        ),
+        (
+            WriteResult::Failed {
+                error: "AccessDeniedException".into(),
+            },
+            "update-failed",
+        ),
+        (
+            WriteResult::NoAnswer {
+                why: "no answer within 10000 ms".into(),
+            },
+            "update-outcome-unknown",
+        ),
+    ] {
+        let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+        gathered(&mut pipeline, good_reads());
+        assert!(matches!(pipeline.poll(), Next::Write { .. }));
+        pipeline.wrote(result, NOW_MS);
+        assert_eq!(pipeline.outcome().unwrap().label(), label);
+        let Next::Publish { message, .. } = pipeline.poll() else {
+            panic!()
+        };
+        assert_eq!(message.attributes["outcome"], label);
+        if label == "update-outcome-unknown" {
+            assert!(message.body.contains("A retry is safe"), "{}", message.body);
+        }
+    }
+}
+
+#[test]
+fn answers_out_of_turn_change_nothing() {
+    let settings = settings(RemediationMode::Enforce);
+    let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    let asked = format!("{:?}", pipeline.poll());
+    pipeline.wrote(
+        WriteResult::Started {
+            update_id: "u".into(),
+            status: "InProgress".into(),
+        },
+        NOW_MS,
+    );
+    pipeline.published(Ok("m".into()), NOW_MS);
+    assert_eq!(format!("{:?}", pipeline.poll()), asked);
+    assert!(pipeline.outcome().is_none());
+    pipeline.gathered(good_reads(), NOW_MS);
+    let asked = format!("{:?}", pipeline.poll());
+    assert!(asked.starts_with("Write"), "{asked}");
+    pipeline.gathered(Facts::default(), NOW_MS);
+    pipeline.published(Ok("m".into()), NOW_MS);
+    assert_eq!(format!("{:?}", pipeline.poll()), asked);
+    pipeline.wrote(WriteResult::Failed { error: "x".into() }, NOW_MS);
+    pipeline.wrote(
+        WriteResult::Started {
+            update_id: "late".into(),
+            status: "InProgress".into(),
+        },
+        NOW_MS,
+    );
+    assert_eq!(pipeline.outcome().unwrap().label(), "update-failed");
+    pipeline.published(Err("SNS Publish failed: throttled".into()), NOW_MS);
+    pipeline.published(Ok("m".into()), NOW_MS);
+    assert!(matches!(pipeline.poll(), Next::Failed(_)));
+}
+
+#[test]
+fn facts_nobody_asked_for_are_ignored() {
+    // Mode off: the history is not asked for, so a recorded history showing
+    // the bound reached must not appear in the decision's facts.
+    let settings = settings(RemediationMode::Off);
+    let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    let Next::Gather { request, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert!(!request.update_history && request.addon);
+    let recorded = Facts {
+        update_history: Fact::Known(vec![UpdateRecord {
+            id: "u".into(),
+            status: UpdateStatus::Successful,
+            created_at: Some(1),
+            resolve_conflicts: Some("OVERWRITE".into()),
+        }]),
+        ..good_reads()
+    };
+    pipeline.gathered(recorded, NOW_MS);
+    let plan = pipeline.plan().unwrap();
+    assert_eq!(plan.facts.update_history, Fact::NotGathered);
+    assert!(plan.facts.addon.known().is_some());
+    assert_eq!(
+        plan.decision,
+        Decision::Skip {
+            reason: SkipReason::ModeOff,
+            would_call: None,
+            unchecked: vec![]
+        }
+    );
+}
+
+#[test]
+fn an_event_that_needs_no_read_goes_straight_to_the_publish() {
+    let settings = settings(RemediationMode::Enforce);
+    let mut ecs = event("x");
+    ecs["detail"]["resourceDetails"] =
+        json!({"resourceType": "ECS", "ecsClusterDetails": {"clusterName": "svc"}});
+    let mut pipeline = Pipeline::new(&ecs, &settings, invocation(None)).unwrap();
+    let Next::Publish { message, .. } = pipeline.poll() else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(message.attributes["outcome"], "out-of-scope");
+    pipeline.published(Ok("m".into()), NOW_MS);
+    let Next::Done(summary) = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(summary.issue_id, "out-of-scope");
+}
+
+#[test]
+fn a_failed_publish_fails_the_invocation_with_the_reason() {
+    let settings = settings(RemediationMode::DryRun);
+    let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    gathered(&mut pipeline, good_reads());
+    assert!(matches!(pipeline.poll(), Next::Publish { .. }));
+    pipeline.published(
+        Err("SNS Publish failed: no answer within 5000 ms".into()),
+        NOW_MS,
+    );
+    let Next::Failed(undelivered) = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(undelivered.event_id, EVENT_ID);
+    assert_eq!(undelivered.issue_id, "addon-configuration-conflict");
+    assert!(undelivered.why.contains("5000 ms"));
+}
+
+#[test]
+fn an_unparsable_function_arn_is_a_fact_that_stops_the_write() {
+    let settings = settings(RemediationMode::Enforce);
+    let invocation = Invocation::lambda("function-arn", NOW_MS, None);
+    assert!(matches!(&invocation.function, Fact::Unavailable(why) if why.contains("function-arn")));
+    let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation).unwrap();
+    let Next::Gather { request, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert!(!request.addon && !request.update_history && request.coverage);
+    pipeline.gathered(good_reads(), NOW_MS);
+    let Next::Publish { message, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(message.attributes["outcome"], "skipped-function-unverified");
+}
+
+#[test]
+fn not_a_coverage_event_is_an_error_and_bytes_decode_the_same() {
+    let settings = settings(RemediationMode::Enforce);
+    let error = Pipeline::new(
+        &json!({"detail-type": "GuardDuty Finding", "id": "x", "source": "aws.guardduty"}),
+        &settings,
+        invocation(None),
+    )
+    .unwrap_err();
+    assert!(error.to_string().contains("GuardDuty Finding"));
+    assert!(Pipeline::from_bytes(b"not json", &settings, invocation(None)).is_err());
+    let bytes = serde_json::to_vec(&event(CONFLICT)).unwrap();
+    let from_bytes = Pipeline::from_bytes(&bytes, &settings, invocation(None)).unwrap();
+    let from_value = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    assert_eq!(from_bytes.event(), from_value.event());
+    assert_eq!(from_bytes.poll(), from_value.poll());
+}
