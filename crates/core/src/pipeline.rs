@@ -232,8 +232,10 @@ impl<'s> Pipeline<'s> {
         let limits = &self.settings.limits;
         match self.stage {
             Stage::Gathering => {
+                // After the reads there must still be time to publish and,
+                // where a write may follow, for the shortest write worth starting.
                 let writes = self.request.update_history;
-                let reserve = limits.publish_ms + if writes { limits.write_ms } else { 0 };
+                let reserve = limits.publish_ms + if writes { limits.min_write_ms } else { 0 };
                 // Coverage is two reads in a row (detector, then coverage).
                 let reads_end = self.now_ms.saturating_add(2 * limits.read_ms);
                 Next::Gather {

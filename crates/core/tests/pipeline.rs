@@ -191,13 +191,14 @@ fn every_deadline_lies_inside_the_invocations() {
     let short = Pipeline::new(
         &event(CONFLICT),
         &settings,
-        invocation(Some(NOW_MS + 20_000)),
+        invocation(Some(NOW_MS + 10_000)),
     )
     .unwrap();
     let Next::Gather { deadline_ms, .. } = short.poll() else {
         panic!()
     };
-    assert_eq!(deadline_ms, NOW_MS + 20_000 - 500 - 5_000 - 10_000);
+    // Room for the publish and the shortest write worth starting.
+    assert_eq!(deadline_ms, NOW_MS + 10_000 - 500 - 5_000 - 1_000);
     // Without a write to make, the reads only leave room for the publish.
     let manual = settings.clone();
     let short = Pipeline::new(
@@ -221,7 +222,7 @@ fn every_deadline_lies_inside_the_invocations() {
     let Next::Gather { deadline_ms, .. } = late.poll() else {
         panic!()
     };
-    assert_eq!(deadline_ms, NOW_MS - 500 - 5_000 - 10_000);
+    assert_eq!(deadline_ms, NOW_MS - 500 - 5_000 - 1_000);
     late.gathered(Facts::default(), NOW_MS);
     assert!(matches!(late.poll(), Next::Publish { .. }));
 }

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{CLUSTER, CONFIG_VALUES, FakeAws, TOPIC, clients, event, fresh_event};
+use common::{CLUSTER, CONFIG_VALUES, FakeAws, TOPIC, clients, event, fresh_event, home};
 use coverage_core::policy::{ClusterSelection, Policy, RemediationMode, parse_cluster_patterns};
 use coverage_lambda::{App, Config, HandlerError, MessageFormat};
 use serde_json::{Value, json};
@@ -43,7 +43,7 @@ fn chat(message: &str) -> Value {
 async fn enforce_makes_exactly_one_update_addon_with_the_exact_body() {
     let fake = FakeAws::start().await;
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let summary = app.handle(event(CONFLICT)).await.unwrap();
+    let summary = app.handle(event(CONFLICT), home()).await.unwrap();
     assert_eq!(summary.outcome, "update-started");
     assert_eq!(summary.action, "overwrite-addon");
     assert_eq!(summary.update_id.as_deref(), Some("update-1"));
@@ -84,9 +84,9 @@ async fn enforce_makes_exactly_one_update_addon_with_the_exact_body() {
 async fn the_same_event_again_makes_no_second_update() {
     let fake = FakeAws::start().await;
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let first = app.handle(event(CONFLICT)).await.unwrap();
+    let first = app.handle(event(CONFLICT), home()).await.unwrap();
     assert_eq!(first.outcome, "update-started");
-    let second = app.handle(event(CONFLICT)).await.unwrap();
+    let second = app.handle(event(CONFLICT), home()).await.unwrap();
     assert_eq!(second.outcome, "skipped-already-remediated");
     assert_eq!(fake.requests("UpdateAddon").len(), 1);
     let (_, message, _) = fake.last_published();
@@ -100,7 +100,10 @@ async fn the_same_event_again_makes_no_second_update() {
 async fn concurrent_duplicates_share_one_token_and_one_update() {
     let fake = FakeAws::start().await;
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let (a, b) = tokio::join!(app.handle(event(CONFLICT)), app.handle(event(CONFLICT)));
+    let (a, b) = tokio::join!(
+        app.handle(event(CONFLICT), home()),
+        app.handle(event(CONFLICT), home())
+    );
     let (a, b) = (a.unwrap(), b.unwrap());
     let calls = fake.requests("UpdateAddon");
     assert!(!calls.is_empty() && calls.len() <= 2);
@@ -130,7 +133,7 @@ async fn concurrent_duplicates_share_one_token_and_one_update() {
 async fn dry_run_makes_no_update_and_states_the_call() {
     let fake = FakeAws::start().await;
     let app = app(&fake, config(RemediationMode::DryRun)).await;
-    let summary = app.handle(event(CONFLICT)).await.unwrap();
+    let summary = app.handle(event(CONFLICT), home()).await.unwrap();
     assert_eq!(summary.outcome, "skipped-dry-run");
     assert!(fake.requests("UpdateAddon").is_empty());
     let (_, message, attributes) = fake.last_published();
@@ -169,7 +172,7 @@ async fn assert_skipped(
         },
     )
     .await;
-    let summary = app.handle(fresh_event(CONFLICT)).await.unwrap();
+    let summary = app.handle(fresh_event(CONFLICT), home()).await.unwrap();
     assert_eq!(summary.outcome, outcome);
     assert!(
         fake.requests("UpdateAddon").is_empty(),
@@ -332,7 +335,7 @@ async fn the_bound_reads_the_history_through_list_and_describe_update() {
     fake.past_update("Failed", 3 * 86_400, true);
     fake.past_update("Successful", 7200, false);
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let summary = app.handle(fresh_event(CONFLICT)).await.unwrap();
+    let summary = app.handle(fresh_event(CONFLICT), home()).await.unwrap();
     assert_eq!(
         summary.outcome, "update-started",
         "old and non-OVERWRITE updates do not count"
@@ -357,7 +360,7 @@ async fn resource_in_use_is_reported_as_in_flight_and_not_retried() {
         None,
     );
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let summary = app.handle(event(CONFLICT)).await.unwrap();
+    let summary = app.handle(event(CONFLICT), home()).await.unwrap();
     assert_eq!(summary.outcome, "update-in-flight");
     assert_eq!(fake.requests("UpdateAddon").len(), 1, "not retried");
     let (_, message, _) = fake.last_published();
@@ -375,7 +378,7 @@ async fn access_denied_on_update_is_reported_in_the_alert() {
         None,
     );
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let summary = app.handle(event(CONFLICT)).await.unwrap();
+    let summary = app.handle(event(CONFLICT), home()).await.unwrap();
     assert_eq!(summary.outcome, "update-failed");
     let (_, message, attributes) = fake.last_published();
     assert_eq!(attributes["outcome"], "update-failed");
@@ -387,7 +390,7 @@ async fn access_denied_on_update_is_reported_in_the_alert() {
 }
 
 #[tokio::test]
-async fn guardduty_throttling_and_access_denied_degrade_the_alert_but_do_not_block_it() {
+async fn guardduty_throttling_and_access_denied_are_said_and_coverage_unread_blocks_the_write() {
     let fake = FakeAws::start().await;
     fake.fail(
         "ListCoverage",
@@ -404,12 +407,17 @@ async fn guardduty_throttling_and_access_denied_degrade_the_alert_but_do_not_blo
         None,
     );
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let summary = app.handle(event(CONFLICT)).await.unwrap();
+    let summary = app.handle(event(CONFLICT), home()).await.unwrap();
     assert_eq!(
-        summary.outcome, "update-started",
-        "coverage unreadable is not a reason to skip"
+        summary.outcome, "skipped-coverage-unreadable",
+        "coverage that could not be read might be HEALTHY: no write"
     );
+    assert!(fake.requests("UpdateAddon").is_empty());
     let (_, message, _) = fake.last_published();
+    assert!(
+        message.contains("could not verify GuardDuty's live coverage of the cluster"),
+        "{message}"
+    );
     assert!(message.contains("GuardDuty coverage: could not be read (ListCoverage failed: ThrottlingException: Rate exceeded)"), "{message}");
     assert!(message.contains("Coverage statistics: could not be read (GetCoverageStatistics failed: AccessDeniedException"), "{message}");
     assert!(
@@ -429,7 +437,7 @@ async fn no_detector_access_still_alerts() {
         None,
     );
     let app = app(&fake, config(RemediationMode::DryRun)).await;
-    app.handle(event("unhealthy.addon-insufficient-cpu.json"))
+    app.handle(event("unhealthy.addon-insufficient-cpu.json"), home())
         .await
         .unwrap();
     let (_, message, _) = fake.last_published();
@@ -455,7 +463,7 @@ async fn a_slow_read_is_cut_off_and_said() {
     )
     .await;
     let started = std::time::Instant::now();
-    let summary = app.handle(event(CONFLICT)).await.unwrap();
+    let summary = app.handle(event(CONFLICT), home()).await.unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "the slow read blocked the alert"
@@ -470,7 +478,7 @@ async fn sns_500s_then_success_is_published_once_retried() {
     let fake = FakeAws::start().await;
     fake.fail("Publish", 500, "InternalError", "Internal failure", Some(2));
     let app = app(&fake, config(RemediationMode::DryRun)).await;
-    let summary = app.handle(event(CONFLICT)).await.unwrap();
+    let summary = app.handle(event(CONFLICT), home()).await.unwrap();
     assert_eq!(fake.requests("Publish").len(), 3);
     assert!(summary.message_id.starts_with("fake-message-"));
 }
@@ -480,7 +488,7 @@ async fn sns_failing_throughout_fails_the_invocation() {
     let fake = FakeAws::start().await;
     fake.fail("Publish", 500, "InternalError", "Internal failure", None);
     let app = app(&fake, config(RemediationMode::DryRun)).await;
-    let error = app.handle(event(CONFLICT)).await.unwrap_err();
+    let error = app.handle(event(CONFLICT), home()).await.unwrap_err();
     assert!(matches!(error, HandlerError::Publish { .. }));
     let text = error.to_string();
     assert!(
@@ -495,7 +503,10 @@ async fn sns_failing_throughout_fails_the_invocation() {
 async fn an_unreadable_detail_is_published_raw() {
     let fake = FakeAws::start().await;
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let summary = app.handle(event("malformed.no-detail.json")).await.unwrap();
+    let summary = app
+        .handle(event("malformed.no-detail.json"), home())
+        .await
+        .unwrap();
     assert_eq!(summary.outcome, "unreadable-event");
     let (subject, message, _) = fake.last_published();
     assert!(
@@ -521,7 +532,7 @@ async fn what_is_not_a_coverage_event_is_rejected_without_any_call() {
         json!("a string"),
         json!({"detail-type": 7}),
     ] {
-        let error = app.handle(payload).await.unwrap_err();
+        let error = app.handle(payload, home()).await.unwrap_err();
         assert!(
             matches!(error, HandlerError::NotACoverageEvent(_)),
             "{error}"
@@ -536,19 +547,26 @@ async fn what_is_not_a_coverage_event_is_rejected_without_any_call() {
 async fn healthy_ecs_and_member_events_are_published_without_writes() {
     let fake = FakeAws::start().await;
     let app = app(&fake, config(RemediationMode::Enforce)).await;
-    let healthy = app.handle(event("healthy.recovered.json")).await.unwrap();
+    let healthy = app
+        .handle(event("healthy.recovered.json"), home())
+        .await
+        .unwrap();
     assert_eq!(healthy.outcome, "recovery-notice");
     let (subject, _, _) = fake.last_published();
     assert!(subject.starts_with("[RESOLVED]"), "{subject}");
-    let ecs = app.handle(event("ecs.unhealthy.json")).await.unwrap();
-    assert_eq!(ecs.outcome, "out-of-scope");
-    let member = app
-        .handle(event(
-            "unhealthy.addon-configuration-conflict.member-account.json",
-        ))
+    let ecs = app
+        .handle(event("ecs.unhealthy.json"), home())
         .await
         .unwrap();
-    assert_eq!(member.outcome, "skipped-other-account");
+    assert_eq!(ecs.outcome, "out-of-scope");
+    let member = app
+        .handle(
+            event("unhealthy.addon-configuration-conflict.member-account.json"),
+            home(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(member.outcome, "skipped-member-account");
     assert!(fake.requests("UpdateAddon").is_empty());
     assert!(
         fake.requests("DescribeAddon").len() <= 1,
@@ -569,7 +587,7 @@ async fn every_sample_event_ends_in_an_alert_or_a_rejection() {
             continue;
         };
         let before = fake.requests("Publish").len();
-        match app.handle(payload).await {
+        match app.handle(payload, home()).await {
             Ok(summary) => {
                 assert_eq!(fake.requests("Publish").len(), before + 1, "{name}");
                 if let Some(id) = name

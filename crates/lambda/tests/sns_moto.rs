@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{CLUSTER, FakeAws, Inbox, Moto, clients, event};
+use common::{CLUSTER, FakeAws, Inbox, Moto, clients, event, home};
 use coverage_core::policy::{Policy, RemediationMode};
 use coverage_lambda::{App, Config, MessageFormat};
 use serde_json::Value;
@@ -37,7 +37,7 @@ async fn the_alert_read_back_from_sqs_is_a_valid_chat_notification() {
     };
     let app = App::with_clients(config, clients(&fake.uri(), &moto.endpoint).await);
     let summary = app
-        .handle(event("unhealthy.addon-configuration-conflict.json"))
+        .handle(event("unhealthy.addon-configuration-conflict.json"), home())
         .await
         .unwrap();
     assert_eq!(summary.outcome, "update-started");

@@ -42,6 +42,21 @@ pub fn fresh_event(name: &str) -> Value {
     value
 }
 
+/// The function's own ARN in the tests: the account and region of the samples.
+pub const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:coverage";
+
+/// An invocation of the function in its own account and region, with
+/// Lambda's 30 s timeout ahead of it.
+pub fn home() -> coverage_core::Invocation {
+    invocation_with_deadline(FUNCTION_ARN, 30_000)
+}
+
+/// An invocation with `deadline_in_ms` left before its deadline.
+pub fn invocation_with_deadline(arn: &str, deadline_in_ms: u64) -> coverage_core::Invocation {
+    let now_ms = coverage_lambda::gather::now_ms();
+    coverage_core::Invocation::lambda(arn, now_ms, Some(now_ms + deadline_in_ms))
+}
+
 pub fn now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -89,6 +104,14 @@ pub struct FakeState {
     pub updates: Vec<Value>,
     pub tokens: HashMap<String, String>,
     pub coverage_status: &'static str,
+    /// The cluster GuardDuty's coverage answer names (`None`: the event's).
+    pub coverage_cluster: Option<&'static str>,
+    /// The codes of the add-on's `health.issues`.
+    pub health_codes: Vec<&'static str>,
+    /// `DescribeAddon` answers without a `status` field.
+    pub addon_status_missing: bool,
+    /// Answer an operation with this raw HTTP status and body (garbage).
+    pub raw: HashMap<&'static str, (u16, &'static str)>,
     pub failures: HashMap<&'static str, VecDeque<Failure>>,
     pub delays: HashMap<&'static str, Duration>,
     pub requests: Vec<Recorded>,
@@ -103,6 +126,10 @@ impl Default for FakeState {
             updates: Vec::new(),
             tokens: HashMap::new(),
             coverage_status: "UNHEALTHY",
+            coverage_cluster: None,
+            health_codes: vec!["ConfigurationConflict"],
+            addon_status_missing: false,
+            raw: HashMap::new(),
             failures: HashMap::new(),
             delays: HashMap::new(),
             requests: Vec::new(),
@@ -182,6 +209,11 @@ impl Respond for Responder {
             };
             return template.set_delay(delay);
         }
+        if let Some((status, body)) = state.raw.get(op) {
+            return ResponseTemplate::new(*status)
+                .set_body_string(*body)
+                .set_delay(delay);
+        }
         let ok = |body: Value| {
             ResponseTemplate::new(200)
                 .set_body_json(body)
@@ -195,13 +227,20 @@ impl Respond for Responder {
                     message: "No addon: aws-guardduty-agent found in cluster: prod-payments",
                     times: None,
                 }),
-                Some(status) => ok(json!({"addon": {
-                    "addonName": "aws-guardduty-agent", "clusterName": CLUSTER, "status": status,
-                    "addonVersion": state.addon_version,
-                    "addonArn": format!("arn:aws:eks:us-east-1:{ACCOUNT}:addon/{CLUSTER}/aws-guardduty-agent/2ec7"),
-                    "configurationValues": state.configuration_values,
-                    "health": {"issues": [{"code": "ConfigurationConflict", "message": "Conflicts found when trying to apply."}]}
-                }})),
+                Some(status) => {
+                    let issues: Vec<Value> = state.health_codes.iter().map(|code| json!({"code": code, "message": "Conflicts found when trying to apply."})).collect();
+                    let mut addon = json!({
+                        "addonName": "aws-guardduty-agent", "clusterName": CLUSTER, "status": status,
+                        "addonVersion": state.addon_version,
+                        "addonArn": format!("arn:aws:eks:us-east-1:{ACCOUNT}:addon/{CLUSTER}/aws-guardduty-agent/2ec7"),
+                        "configurationValues": state.configuration_values,
+                        "health": {"issues": issues}
+                    });
+                    if state.addon_status_missing {
+                        addon.as_object_mut().unwrap().remove("status");
+                    }
+                    ok(json!({"addon": addon}))
+                }
             },
             "UpdateAddon" => {
                 let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
@@ -236,7 +275,7 @@ impl Respond for Responder {
                 "coverageStatus": state.coverage_status,
                 "issue": if state.coverage_status == "HEALTHY" { Value::Null } else { json!("Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found") },
                 "resourceDetails": {"resourceType": "EKS", "eksClusterDetails": {
-                    "clusterName": CLUSTER, "coveredNodes": 0, "compatibleNodes": 6,
+                    "clusterName": state.coverage_cluster.unwrap_or(CLUSTER), "coveredNodes": 0, "compatibleNodes": 6,
                     "addonDetails": {"addonVersion": state.addon_version, "addonStatus": "DEGRADED"},
                     "managementType": "AUTO_MANAGED"}},
                 "updatedAt": now() - 120
