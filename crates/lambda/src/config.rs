@@ -284,8 +284,15 @@ mod tests {
             (OVERWRITE_WINDOW_HOURS, "forever"),
             (FACT_READ_TIMEOUT_MS, "5"),
             (TLS_TRUST_STORE, "mine"),
-            (AWS_CA_BUNDLE, "/nonexistent/ca.pem"),
-            (AWS_CA_BUNDLE, "/etc/hostname"),
+            // Both inside the repository: a missing file, then one with no PEM.
+            (
+                AWS_CA_BUNDLE,
+                concat!(env!("CARGO_MANIFEST_DIR"), "/no-such-ca.pem"),
+            ),
+            (
+                AWS_CA_BUNDLE,
+                concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+            ),
             (WARM_UP_AT_INIT, "maybe"),
         ] {
             let error = config(&[(variable, value)]).unwrap_err();
