@@ -6,6 +6,7 @@ pub mod config;
 pub mod gather;
 pub mod handler;
 pub mod logging;
+pub mod payload;
 pub mod publish;
 pub mod remediate;
 pub mod tls;
