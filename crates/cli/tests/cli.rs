@@ -197,14 +197,13 @@ fn replay_reads_standard_input_and_rejects_garbage_in_one_line() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.starts_with("coverage: -: not JSON"), "{stderr}");
-    let missing = coverage()
-        .args(["replay", "/nonexistent/event.json"])
-        .output()
-        .unwrap();
+    // A missing file inside the repository, so the test reads nothing outside it.
+    let path = repo().join("events/no-such-event.json");
+    let missing = coverage().arg("replay").arg(&path).output().unwrap();
+    let stderr = String::from_utf8(missing.stderr).unwrap();
     assert!(
-        String::from_utf8(missing.stderr)
-            .unwrap()
-            .contains("reading /nonexistent/event.json")
+        stderr.contains(&format!("reading {}", path.display())),
+        "{stderr}"
     );
 }
 

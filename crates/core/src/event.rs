@@ -9,6 +9,14 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 
 use crate::issue::Issue;
+use crate::text::clip;
+
+/// Bounds on the untrusted text a `DecodeError` carries (names from the input,
+/// serde's reasons, which may quote a value): the error is logged, returned
+/// to Lambda and rendered into the alert, so its size must not follow the
+/// input's.
+const MAX_NAME_BYTES: usize = 256;
+const MAX_REASON_BYTES: usize = 512;
 
 pub const DETAIL_TYPE_UNHEALTHY: &str = "GuardDuty Runtime Protection Unhealthy";
 pub const DETAIL_TYPE_HEALTHY: &str = "GuardDuty Runtime Protection Healthy";
@@ -178,7 +186,7 @@ impl CoverageEvent {
 /// Decode raw bytes (a file, a Lambda payload).
 pub fn decode_event_bytes(bytes: &[u8]) -> Result<CoverageEvent, DecodeError> {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| DecodeError::NotJson {
-        reason: json_error_reason(&e),
+        reason: clip(&json_error_reason(&e), MAX_REASON_BYTES),
         line: e.line(),
         column: e.column(),
     })?;
@@ -205,7 +213,7 @@ pub fn decode_event(value: &Value) -> Result<CoverageEvent, DecodeError> {
         DETAIL_TYPE_HEALTHY => Transition::Healthy,
         other => {
             return Err(DecodeError::NotCoverageEvent {
-                detail_type: other.to_owned(),
+                detail_type: clip(other, MAX_NAME_BYTES),
             });
         }
     };
@@ -295,13 +303,15 @@ fn decode_detail(detail: Option<&Value>) -> Result<CoverageDetail, DecodeError> 
                 },
                 Err(e) => {
                     let path = e.path().to_string();
+                    // The path holds the input's own keys, the reason may
+                    // quote the input's value: both are clipped.
                     DecodeError::InvalidField {
                         field: if path == "." {
                             "detail".to_owned()
                         } else {
-                            format!("detail.{path}")
+                            clip(&format!("detail.{path}"), MAX_NAME_BYTES)
                         },
-                        reason: e.into_inner().to_string(),
+                        reason: clip(&e.into_inner().to_string(), MAX_REASON_BYTES),
                     }
                 }
             },

@@ -53,6 +53,11 @@ pub enum PolicyError {
     ClusterPattern { pattern: String },
     #[error("{value:?} is not a whole number between {min} and {max}")]
     Number { value: String, min: u64, max: u64 },
+    #[error(
+        "{list:?} has an empty item (two commas in a row, or a comma at the start or end): \
+         separate the names with single commas, e.g. prod-*,staging-web"
+    )]
+    EmptyListItem { list: String },
 }
 
 /// A cluster name, or a pattern where `*` stands for any run of characters.
@@ -105,11 +110,21 @@ impl ClusterPattern {
     }
 }
 
-/// Parse a comma- or whitespace-separated list of patterns.
+/// Parse a comma-separated list of patterns, each item trimmed. A value that
+/// is empty or only blanks is no list at all. An empty item is an error, not
+/// skipped: `,` would otherwise be an empty allow list, which allows every
+/// cluster, and `a,,b` is more likely a lost name than a style.
 pub fn parse_cluster_patterns(list: &str) -> Result<Vec<ClusterPattern>, PolicyError> {
-    list.split(|c: char| c == ',' || c.is_whitespace())
-        .filter(|p| !p.is_empty())
-        .map(ClusterPattern::parse)
+    if list.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    list.split(',')
+        .map(|item| match item.trim() {
+            "" => Err(PolicyError::EmptyListItem {
+                list: list.to_owned(),
+            }),
+            item => ClusterPattern::parse(item),
+        })
         .collect()
 }
 
@@ -239,6 +254,54 @@ mod tests {
             })
         );
         assert_eq!(selection.check("dev"), Err(ClusterExclusion::NotAllowed));
+    }
+
+    #[test]
+    fn lists_split_on_commas_and_trim_each_item() {
+        let names = |list: &str| -> Vec<String> {
+            parse_cluster_patterns(list)
+                .unwrap()
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect()
+        };
+        assert_eq!(names("prod-*"), ["prod-*"]);
+        assert_eq!(names("prod-*,staging-web"), ["prod-*", "staging-web"]);
+        assert_eq!(names(" prod-* ,\tstaging-web "), ["prod-*", "staging-web"]);
+        assert!(names("").is_empty());
+        assert!(names(" \t\n").is_empty());
+    }
+
+    #[test]
+    fn an_empty_item_is_an_error_naming_the_list() {
+        for list in [",", "a,,b", "a,", ", a", " , ", "a, ,b", ",,"] {
+            let error = parse_cluster_patterns(list).unwrap_err();
+            assert_eq!(
+                error,
+                PolicyError::EmptyListItem {
+                    list: list.to_owned()
+                },
+                "{list:?}"
+            );
+            let message = error.to_string();
+            assert!(
+                message.contains("empty item") && message.contains("single commas"),
+                "{message}"
+            );
+        }
+    }
+
+    #[test]
+    fn items_with_blanks_inside_are_invalid_patterns() {
+        for list in ["prod a", "prod-a staging-b", "a,b c"] {
+            assert!(
+                matches!(
+                    parse_cluster_patterns(list),
+                    Err(PolicyError::ClusterPattern { .. })
+                ),
+                "{list:?}"
+            );
+        }
     }
 
     #[test]

@@ -303,6 +303,20 @@ mod tests {
         assert_eq!(config.fact_read_timeout, Duration::from_millis(1500));
     }
 
+    /// The template's parameter default for both lists is "" (all clusters,
+    /// none denied); only an empty item inside a list is an error.
+    #[test]
+    fn an_empty_or_blank_cluster_list_is_unset() {
+        for value in ["", "  ", "\t"] {
+            let config = config(&[
+                (REMEDIATION_ALLOW_CLUSTERS, value),
+                (REMEDIATION_DENY_CLUSTERS, value),
+            ])
+            .unwrap();
+            assert_eq!(config.policy.clusters, ClusterSelection::default());
+        }
+    }
+
     #[test]
     fn call_timeouts_are_read_and_bounded() {
         let config = config(&[
@@ -339,13 +353,26 @@ mod tests {
             (ALERT_MESSAGE_FORMAT, "html"),
             (REMEDIATION_MODE, "yes"),
             (REMEDIATION_ALLOW_CLUSTERS, "prod cluster;rm"),
+            (REMEDIATION_ALLOW_CLUSTERS, ","),
+            (REMEDIATION_ALLOW_CLUSTERS, "prod-*,,staging"),
+            (REMEDIATION_ALLOW_CLUSTERS, "prod-*,"),
             (REMEDIATION_DENY_CLUSTERS, "a/b"),
+            (REMEDIATION_DENY_CLUSTERS, ","),
+            (REMEDIATION_DENY_CLUSTERS, "prod-*,,staging"),
+            (REMEDIATION_DENY_CLUSTERS, "prod-*,"),
             (OVERWRITE_MAX_PER_WINDOW, "0"),
             (OVERWRITE_WINDOW_HOURS, "forever"),
             (FACT_READ_TIMEOUT_MS, "5"),
             (TLS_TRUST_STORE, "mine"),
-            (AWS_CA_BUNDLE, "/nonexistent/ca.pem"),
-            (AWS_CA_BUNDLE, "/etc/hostname"),
+            // Both inside the repository: a missing file, then one with no PEM.
+            (
+                AWS_CA_BUNDLE,
+                concat!(env!("CARGO_MANIFEST_DIR"), "/no-such-ca.pem"),
+            ),
+            (
+                AWS_CA_BUNDLE,
+                concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
+            ),
             (WARM_UP_AT_INIT, "maybe"),
         ] {
             let error = config(&[(variable, value)]).unwrap_err();

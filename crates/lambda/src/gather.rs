@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use aws_sdk_eks::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+pub use crate::aws_error::error_text;
 use aws_sdk_eks::types::UpdateParamType;
 use aws_sdk_guardduty::types::{
     CoverageFilterCondition, CoverageFilterCriteria, CoverageFilterCriterion,
@@ -41,41 +41,6 @@ impl AwsClients {
             sns: aws_sdk_sns::Client::new(sdk),
         }
     }
-}
-
-/// An SDK error as one line: the service's code and message when it sent
-/// one, else what went wrong on the way. Never includes credentials.
-pub fn error_text<E, R>(error: &SdkError<E, R>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug + 'static,
-{
-    match error {
-        SdkError::ServiceError(service) => {
-            let inner = service.err();
-            match (inner.code(), inner.message()) {
-                (Some(code), Some(message)) => format!("{code}: {message}"),
-                (Some(code), None) => code.to_owned(),
-                _ => DisplayErrorContext(inner).to_string(),
-            }
-        }
-        SdkError::TimeoutError(_) => "the request timed out".to_owned(),
-        other => source_chain(other),
-    }
-}
-
-/// An error and its sources, each once, without Debug dumps.
-fn source_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut next = Some(error);
-    while let Some(current) = next {
-        let text = current.to_string();
-        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        next = current.source();
-    }
-    parts.join(": ")
 }
 
 /// Milliseconds since the Unix epoch: the clock the pipeline's deadlines use.

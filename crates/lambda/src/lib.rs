@@ -2,10 +2,12 @@
 //! from the environment, AWS clients built once, fact gathering, the guarded
 //! `UpdateAddon` OVERWRITE, and publishing the alert to SNS.
 
+pub mod aws_error;
 pub mod config;
 pub mod gather;
 pub mod handler;
 pub mod logging;
+pub mod payload;
 pub mod publish;
 pub mod remediate;
 pub mod tls;

@@ -2,9 +2,9 @@
 //! start-up, then the runtime loop.
 
 use aws_config::BehaviorVersion;
-use coverage_lambda::{App, Config, logging, tls};
+use coverage_lambda::payload::Payload;
+use coverage_lambda::{App, Config, HandlerError, logging, tls};
 use lambda_runtime::{LambdaEvent, service_fn};
-use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -30,8 +30,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = &app;
     // Boxed: the handler's future nests every SDK call's future, deeper than
     // the compiler's default layout recursion allows in one type.
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        Box::pin(async move { app.handle_invocation(event.payload, &event.context).await })
+    // `Payload` never fails to deserialize, so a body that is not JSON reaches
+    // us and fails as `NotACoverageEvent`, not as lambda_runtime's own error.
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
+        Box::pin(async move {
+            let payload = event.payload.into_value().map_err(|error| {
+                tracing::error!(error = %error, "rejected input: not a GuardDuty coverage event");
+                HandlerError::from(error)
+            })?;
+            app.handle_invocation(payload, &event.context).await
+        })
     }))
     .await
 }
