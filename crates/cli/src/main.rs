@@ -1,16 +1,25 @@
 //! `coverage`: the engineer's view of the core, offline. `explain` classifies
-//! one issue string, `replay` runs an event file through the same decision and
-//! rendering as the Lambda (dry-run, no AWS), `catalog` prints every entry.
+//! one issue string, `replay` drives the Lambda's own `Pipeline` over an event
+//! file (with recorded facts from a file, or none) without any AWS call, and
+//! `catalog` prints every entry.
 
 use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::str::FromStr;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use coverage_core::catalog::{self, CommandKind, Entry};
-use coverage_core::render::{CommandContext, FilledCommand, fill_commands};
-use coverage_core::{Detail, Facts, Issue, Policy, decide, decode_event_bytes, render, summary};
+use coverage_core::policy::{
+    ClusterPattern, ClusterSelection, OverwriteBound, PolicyError, parse_cluster_patterns,
+    parse_number,
+};
+use coverage_core::render::{CommandContext, FilledCommand, fill_commands, issue_id};
+use coverage_core::{
+    Detail, Facts, Invocation, Issue, Next, OverwriteRequest, Pipeline, Plan, Policy,
+    RemediationMode, Settings, Summary, render,
+};
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -42,19 +51,77 @@ enum Command {
         /// The issue string; `-` reads standard input.
         issue: String,
     },
-    /// Decode an EventBridge event file, decide offline (dry-run, no AWS
-    /// facts) and print the plan and the exact alert that would be published.
-    Replay {
-        #[arg(long, value_enum, default_value_t = Format::Text)]
-        format: Format,
-        /// The event file; `-` reads standard input.
-        event_file: PathBuf,
-    },
+    /// Run an EventBridge event file through the Lambda's pipeline without
+    /// any AWS call and print the plan and the exact alert that would be
+    /// published, or, when every guardrail holds in enforce, the exact
+    /// UpdateAddon call the Lambda would make.
+    Replay(ReplayArgs),
     /// Print every catalog entry.
     Catalog {
         #[arg(long, value_enum, default_value_t = CatalogFormat::Markdown)]
         format: CatalogFormat,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct ReplayArgs {
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// REMEDIATION_MODE as the Lambda reads it: off, dry-run or enforce.
+    #[arg(long, default_value = "dry-run", value_parser = RemediationMode::from_str)]
+    mode: RemediationMode,
+    /// Recorded facts (JSON of `coverage_core::Facts`): the function's
+    /// identity, the time and what the reads returned. Without it nothing
+    /// is known, as in an offline dry-run.
+    #[arg(long, value_name = "FILE")]
+    facts: Option<PathBuf>,
+    /// REMEDIATION_ALLOW_CLUSTERS: comma-separated names or `*` patterns.
+    #[arg(long, value_name = "PATTERNS", value_parser = cluster_patterns)]
+    allow_clusters: Option<Patterns>,
+    /// REMEDIATION_DENY_CLUSTERS: comma-separated names or `*` patterns.
+    #[arg(long, value_name = "PATTERNS", value_parser = cluster_patterns)]
+    deny_clusters: Option<Patterns>,
+    /// OVERWRITE_MAX_PER_WINDOW (1-100; default 1).
+    #[arg(long, value_name = "N", value_parser = |text: &str| parse_number(text, 1, 100))]
+    max_per_window: Option<u64>,
+    /// OVERWRITE_WINDOW_HOURS (1-2160; default 24).
+    #[arg(long, value_name = "H", value_parser = |text: &str| parse_number(text, 1, 24 * 90))]
+    window_hours: Option<u64>,
+    /// The event file; `-` reads standard input.
+    event_file: PathBuf,
+}
+
+/// A parsed pattern list as one flag value (clap would read a bare `Vec` as
+/// a repeated flag).
+#[derive(Clone, Debug)]
+struct Patterns(Vec<ClusterPattern>);
+
+fn cluster_patterns(list: &str) -> Result<Patterns, PolicyError> {
+    parse_cluster_patterns(list).map(Patterns)
+}
+
+impl ReplayArgs {
+    /// The policy the Lambda's configuration would build from the same values.
+    fn policy(&self) -> Policy {
+        let patterns = |list: &Option<Patterns>| list.as_ref().map_or(Vec::new(), |p| p.0.clone());
+        let default_bound = OverwriteBound::default();
+        Policy {
+            mode: self.mode,
+            clusters: ClusterSelection {
+                allow: patterns(&self.allow_clusters),
+                deny: patterns(&self.deny_clusters),
+            },
+            bound: OverwriteBound {
+                max_updates: self
+                    .max_per_window
+                    .and_then(|n| u32::try_from(n).ok())
+                    .unwrap_or(default_bound.max_updates),
+                window_seconds: self
+                    .window_hours
+                    .map_or(default_bound.window_seconds, |hours| hours * 3600),
+            },
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
@@ -85,7 +152,7 @@ fn main() -> ExitCode {
             region.as_deref(),
             account.as_deref(),
         ),
-        Command::Replay { format, event_file } => replay(format, &event_file),
+        Command::Replay(args) => replay(&args),
         Command::Catalog { format } => print_catalog(format),
     };
     match result {
@@ -195,9 +262,93 @@ fn explain_text(entry: &Entry, issue: &Issue, commands: &[FilledCommand]) -> Str
     out
 }
 
-fn replay(format: Format, path: &std::path::Path) -> Result<String> {
+/// Where the replay's facts came from, for the `mode:` line.
+fn facts_origin(args: &ReplayArgs) -> String {
+    match &args.facts {
+        Some(path) => format!("facts: {}", path.display()),
+        None => "offline: no AWS facts".to_owned(),
+    }
+}
+
+/// A recorded facts file; a bad one names the file and where in it.
+fn read_facts(path: &std::path::Path) -> Result<Facts> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut json = serde_json::Deserializer::from_slice(&bytes);
+    serde_path_to_error::deserialize(&mut json).map_err(|error| {
+        let at = error.path().to_string();
+        let at = if at == "." {
+            "the top level".to_owned()
+        } else {
+            format!("`{at}`")
+        };
+        anyhow::anyhow!(
+            "{}: not a facts file: at {at}: {}",
+            path.display(),
+            error.into_inner()
+        )
+    })
+}
+
+/// The invocation the recorded facts describe: the function they were read
+/// for and the time they were read at. No deadline: offline, time stands
+/// still, so every budget is met.
+fn invocation_from(facts: &Facts, path: &std::path::Path) -> Result<Invocation> {
+    let now_ms = match facts.now {
+        None => None,
+        Some(seconds) => Some(
+            u64::try_from(seconds)
+                .ok()
+                .and_then(|s| s.checked_mul(1000))
+                .with_context(|| {
+                    format!(
+                        "{}: now: {seconds} is not a time in seconds since 1970",
+                        path.display()
+                    )
+                })?,
+        ),
+    };
+    Ok(Invocation {
+        function: facts.function.clone(),
+        now_ms,
+        deadline_ms: None,
+    })
+}
+
+/// How a replay ended: the alert that would be published, or the write the
+/// Lambda would make before it can render one.
+enum Replayed {
+    Published(Summary),
+    WouldCall(OverwriteRequest),
+}
+
+/// Drive the Lambda's pipeline with the recorded facts instead of AWS.
+fn replay(args: &ReplayArgs) -> Result<String> {
+    let path = args.event_file.as_path();
     let bytes = read_input(path)?;
-    let event = decode_event_bytes(&bytes).with_context(|| path.display().to_string())?;
+    let (facts, invocation) = match &args.facts {
+        Some(facts_path) => {
+            let facts = read_facts(facts_path)?;
+            let invocation = invocation_from(&facts, facts_path)?;
+            (facts, invocation)
+        }
+        None => (Facts::offline(), Invocation::default()),
+    };
+    // The Lambda's EKS client calls in the function's own region (which the
+    // guardrails have matched to the event's before any write).
+    let region = facts
+        .function
+        .known()
+        .map(|function| function.region.to_string());
+    // Offline the clock does not move: every answer is given at the time the
+    // facts were read, as if the reads and the publish took no time.
+    let clock_ms = invocation.now_ms.unwrap_or(0);
+    let settings = Settings {
+        policy: args.policy(),
+        ..Settings::default()
+    };
+    let mut pipeline = Pipeline::from_bytes(&bytes, &settings, invocation)
+        .with_context(|| path.display().to_string())?;
+    let event = pipeline.event();
     if let Detail::Malformed { error, .. } = &event.detail {
         anyhow::bail!(
             "{}: event {} is a coverage event whose detail cannot be read: {error} (the Lambda publishes it as a raw-event alert)",
@@ -205,12 +356,114 @@ fn replay(format: Format, path: &std::path::Path) -> Result<String> {
             event.envelope.id
         );
     }
-    let plan = decide(&event, &Facts::offline(), &Policy::offline());
-    let outcome = plan
-        .outcome_without_call()
-        .context("an offline dry-run plan never makes a call; this is a bug")?;
-    let alert = render(&plan, &outcome);
-    let summary = summary(&plan, &outcome, "not-published");
+    // Handed over once: the pipeline asks for its reads once.
+    let mut facts = Some(facts);
+    let replayed = loop {
+        match pipeline.poll() {
+            // The file is handed over whole: the pipeline keeps only what it
+            // asked for, so the replay decides on what the Lambda would read.
+            Next::Gather { .. } => {
+                pipeline.gathered(facts.take().unwrap_or_default(), clock_ms);
+            }
+            Next::Write { request, .. } => break Replayed::WouldCall(request.clone()),
+            Next::Publish { .. } => pipeline.published(Ok("not-published".to_owned()), clock_ms),
+            Next::Done(summary) => break Replayed::Published(summary),
+            Next::Failed(undelivered) => {
+                anyhow::bail!("{}: {}", path.display(), undelivered.why)
+            }
+        }
+    };
+    let plan = pipeline
+        .plan()
+        .context("the pipeline ended without a plan; this is a bug")?;
+    let origin = facts_origin(args);
+    match replayed {
+        Replayed::WouldCall(request) => {
+            let command = request.as_cli(region.as_deref().unwrap_or("<region>"));
+            would_call(args.format, plan, &request, &command, &origin)
+        }
+        Replayed::Published(summary) => {
+            let outcome = pipeline
+                .outcome()
+                .context("the pipeline published without an outcome; this is a bug")?;
+            published(args.format, plan, outcome, &summary, &origin)
+        }
+    }
+}
+
+/// The summary lines every replay starts with.
+fn summary_lines(plan: &Plan, summary: &Summary, origin: &str) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "event:    {} ({})\n",
+        summary.event_id,
+        plan.event.envelope.transition.detail_type()
+    ));
+    out.push_str(&format!("issue:    {}\n", summary.issue_id));
+    out.push_str(&format!("action:   {}\n", summary.action));
+    out.push_str(&format!("outcome:  {}\n", summary.outcome));
+    out.push_str(&format!("mode:     {} ({origin})\n", plan.mode.as_str()));
+    out
+}
+
+/// The pipeline reached the write: the Lambda would call EKS now, and its
+/// alert would state EKS's answer, which a replay cannot know.
+fn would_call(
+    format: Format,
+    plan: &Plan,
+    request: &OverwriteRequest,
+    command: &str,
+    origin: &str,
+) -> Result<String> {
+    // The core's `summary` needs an outcome, and there is none before EKS
+    // answers; clipped as it clips.
+    let summary = Summary {
+        event_id: coverage_core::text::clip(&plan.event.envelope.id, 256),
+        issue_id: issue_id(plan).to_owned(),
+        cluster: plan
+            .event
+            .cluster_name()
+            .map(|c| coverage_core::text::clip(c, 256)),
+        action: "overwrite-addon",
+        outcome: "would-call-update-addon".to_owned(),
+        update_id: None,
+        message_id: "not-published".to_owned(),
+    };
+    Ok(match format {
+        Format::Json => {
+            let value = json!({
+                "summary": summary,
+                "plan": plan,
+                "would_call": request,
+                "command": command,
+            });
+            format!("{}\n", serde_json::to_string_pretty(&value)?)
+        }
+        Format::Text => {
+            let mut out = summary_lines(plan, &summary, origin);
+            out.push_str(
+                "\ndecision: overwrite-addon: the Lambda would now call UpdateAddon (every guardrail holds)\n",
+            );
+            out.push_str("\n--- UpdateAddon call\n");
+            out.push_str(command);
+            out.push_str(
+                "\n\n--- No alert rendered: the Lambda renders it after the call, from EKS's answer \
+                 (update started, already in flight, failed, or no answer in time)\n",
+            );
+            out
+        }
+    })
+}
+
+/// The pipeline published (to nowhere): the alert, both bodies.
+fn published(
+    format: Format,
+    plan: &Plan,
+    outcome: &coverage_core::Outcome,
+    summary: &Summary,
+    origin: &str,
+) -> Result<String> {
+    let alert = render(plan, outcome);
     Ok(match format {
         Format::Json => {
             let value = json!({
@@ -227,19 +480,7 @@ fn replay(format: Format, path: &std::path::Path) -> Result<String> {
             format!("{}\n", serde_json::to_string_pretty(&value)?)
         }
         Format::Text => {
-            let mut out = String::new();
-            out.push_str(&format!(
-                "event:    {} ({})\n",
-                summary.event_id,
-                event.envelope.transition.detail_type()
-            ));
-            out.push_str(&format!("issue:    {}\n", summary.issue_id));
-            out.push_str(&format!("action:   {}\n", summary.action));
-            out.push_str(&format!("outcome:  {}\n", summary.outcome));
-            out.push_str(&format!(
-                "mode:     {} (offline: no AWS facts)\n",
-                plan.mode.as_str()
-            ));
+            let mut out = summary_lines(plan, summary, origin);
             out.push_str("\n--- SNS subject\n");
             out.push_str(&alert.subject);
             out.push_str("\n\n--- SNS message attributes\n");

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
+use coverage_core::{Facts, Invocation, Next, Pipeline, Settings};
+use coverage_core::{FunctionIdentity, RemediationMode};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -118,6 +120,10 @@ fn replay_prints_a_plan_for_coverage_events_and_one_line_for_the_rest() {
     let mut coverage_events = 0;
     for entry in std::fs::read_dir(repo().join("events")).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() {
+            // events/facts/: recorded facts, not events (replayed below).
+            continue;
+        }
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         for format in ["text", "json"] {
             let output = coverage()
@@ -205,6 +211,289 @@ fn replay_reads_standard_input_and_rejects_garbage_in_one_line() {
         stderr.contains(&format!("reading {}", path.display())),
         "{stderr}"
     );
+}
+
+const CONFLICT_EVENT: &str = "events/unhealthy.addon-configuration-conflict.json";
+
+/// Each sample facts file and the outcome `--mode enforce` replays it to.
+const FACTS: [(&str, &str); 7] = [
+    ("all-guardrails-hold.json", "would-call-update-addon"),
+    ("coverage-healthy.json", "skipped-already-healthy"),
+    ("coverage-unreadable.json", "skipped-coverage-unreadable"),
+    ("addon-status-missing.json", "skipped-addon-status-unknown"),
+    ("no-conflict-reported.json", "skipped-no-conflict-reported"),
+    ("update-in-flight.json", "skipped-update-in-flight"),
+    (
+        "function-arn-unparsable.json",
+        "skipped-function-unverified",
+    ),
+];
+
+const EXPECTED_CALL: &str = "aws eks update-addon --cluster-name prod-payments --addon-name aws-guardduty-agent --region us-east-1 --resolve-conflicts OVERWRITE --addon-version v1.10.0-eksbuild.2 --client-request-token 4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37 --configuration-values '{\"priorityClassName\":\"aws-guardduty-agent.priorityclass-high\",\"dnsPolicy\":\"Default\"}'";
+
+fn facts_file(name: &str) -> PathBuf {
+    repo().join("events/facts").join(name)
+}
+
+/// `coverage replay --format json ARGS... EVENT`, which must succeed.
+fn replay_json(args: &[&str], facts: &Path) -> Value {
+    let output = coverage()
+        .args(["replay", "--format", "json"])
+        .args(args)
+        .arg("--facts")
+        .arg(facts)
+        .arg(repo().join(CONFLICT_EVENT))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}: {}",
+        facts.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+#[test]
+fn every_sample_facts_file_replays_to_its_guardrail() {
+    let names: Vec<String> = std::fs::read_dir(repo().join("events/facts"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        names.len(),
+        FACTS.len(),
+        "a facts file without a test: {names:?}"
+    );
+    for (name, expected) in FACTS {
+        let json = replay_json(&["--mode", "enforce"], &facts_file(name));
+        assert_eq!(json["summary"]["outcome"], expected, "{name}");
+        assert_eq!(json["summary"]["issue_id"], "addon-configuration-conflict");
+        assert_eq!(json["plan"]["mode"], "enforce", "{name}");
+    }
+}
+
+#[test]
+fn when_every_guardrail_holds_the_replay_stops_at_the_exact_call() {
+    let json = replay_json(
+        &["--mode", "enforce"],
+        &facts_file("all-guardrails-hold.json"),
+    );
+    assert_eq!(json["summary"]["outcome"], "would-call-update-addon");
+    assert_eq!(json["summary"]["action"], "overwrite-addon");
+    assert_eq!(json["summary"]["update_id"], Value::Null);
+    assert_eq!(json["command"], EXPECTED_CALL);
+    assert_eq!(json["would_call"]["resolve_conflicts"], "OVERWRITE");
+    assert_eq!(json["would_call"]["addon_version"], "v1.10.0-eksbuild.2");
+    assert_eq!(json["plan"]["decision"]["decision"], "overwrite");
+    // The alert states EKS's answer, which a replay does not have.
+    assert!(json.get("alert").is_none() && json.get("outcome").is_none());
+
+    let output = coverage()
+        .args(["replay", "--mode", "enforce", "--facts"])
+        .arg(facts_file("all-guardrails-hold.json"))
+        .arg(repo().join(CONFLICT_EVENT))
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("outcome:  would-call-update-addon\n"),
+        "{text}"
+    );
+    assert!(text.contains("mode:     enforce (facts: "), "{text}");
+    assert!(
+        text.contains("overwrite-addon: the Lambda would now call UpdateAddon"),
+        "{text}"
+    );
+    assert!(text.contains(&format!("\n{EXPECTED_CALL}\n")), "{text}");
+    assert!(text.contains("No alert rendered"), "{text}");
+    assert!(!text.contains("--- SNS"), "{text}");
+}
+
+#[test]
+fn the_mode_and_the_cluster_policy_are_the_lambdas() {
+    let holds = facts_file("all-guardrails-hold.json");
+    let outcome = |args: &[&str]| replay_json(args, &holds)["summary"]["outcome"].clone();
+    assert_eq!(outcome(&["--mode", "off"]), "skipped-mode-off");
+    assert_eq!(outcome(&[]), "skipped-dry-run");
+    assert_eq!(outcome(&["--mode", "dry-run"]), "skipped-dry-run");
+    assert_eq!(
+        outcome(&["--mode", "enforce", "--deny-clusters", "legacy,prod-*"]),
+        "skipped-cluster-excluded"
+    );
+    assert_eq!(
+        outcome(&["--mode", "enforce", "--allow-clusters", "staging-*"]),
+        "skipped-cluster-not-allowed"
+    );
+    assert_eq!(
+        outcome(&["--mode", "enforce", "--allow-clusters", "prod-*"]),
+        "would-call-update-addon"
+    );
+
+    // An OVERWRITE two hours before the event: within the default day's
+    // bound of one, outside a one-hour window, and within a bound of two.
+    let mut facts: Value = serde_json::from_str(&std::fs::read_to_string(&holds).unwrap()).unwrap();
+    facts["update_history"]["value"] = serde_json::json!([{
+        "id": "0d1e2f3a-4b5c-4d6e-8f70-8192a3b4c5d6",
+        "status": "Successful",
+        "created_at": 1_773_480_067 - 2 * 3600,
+        "resolve_conflicts": "OVERWRITE",
+    }]);
+    let bounded = scratch("overwrite-two-hours-ago.json", &facts.to_string());
+    let outcome = |args: &[&str]| replay_json(args, &bounded)["summary"]["outcome"].clone();
+    assert_eq!(outcome(&["--mode", "enforce"]), "skipped-bound-reached");
+    assert_eq!(
+        outcome(&["--mode", "enforce", "--window-hours", "1"]),
+        "would-call-update-addon"
+    );
+    assert_eq!(
+        outcome(&["--mode", "enforce", "--max-per-window", "2"]),
+        "would-call-update-addon"
+    );
+}
+
+/// A file in this test binary's scratch directory.
+fn scratch(name: &str, contents: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cli-facts");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+/// `coverage replay ARGS... EVENT`, which must fail; its standard error.
+fn replay_error(args: &[&str]) -> String {
+    let output = coverage()
+        .arg("replay")
+        .args(args)
+        .arg(repo().join(CONFLICT_EVENT))
+        .output()
+        .unwrap();
+    assert!(!output.status.success(), "{args:?} should fail");
+    assert!(output.stdout.is_empty(), "{args:?}");
+    String::from_utf8(output.stderr).unwrap()
+}
+
+#[test]
+fn bad_flags_and_broken_facts_files_name_the_problem() {
+    let stderr = replay_error(&["--mode", "yes"]);
+    assert!(
+        stderr.contains(r#""yes" is not a remediation mode: use off, dry-run or enforce"#),
+        "{stderr}"
+    );
+    let stderr = replay_error(&["--deny-clusters", "prod;rm"]);
+    assert!(
+        stderr.contains(r#""prod;rm" is not a cluster name pattern"#),
+        "{stderr}"
+    );
+    let stderr = replay_error(&["--max-per-window", "0"]);
+    assert!(
+        stderr.contains(r#""0" is not a whole number between 1 and 100"#),
+        "{stderr}"
+    );
+
+    let not_json = scratch("not-json.json", r#"{"now": 1773480127, "#);
+    let stderr = replay_error(&["--facts", not_json.to_str().unwrap()]);
+    assert!(
+        stderr.starts_with(&format!(
+            "coverage: {}: not a facts file",
+            not_json.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("EOF while parsing"), "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+
+    let unknown = scratch(
+        "unknown-field.json",
+        r#"{"now": 1773480127, "adon": {"state": "not-gathered"}}"#,
+    );
+    let stderr = replay_error(&["--facts", unknown.to_str().unwrap()]);
+    assert!(stderr.contains(&unknown.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("at `adon`: unknown field `adon`"),
+        "{stderr}"
+    );
+
+    let wrong_type = scratch(
+        "wrong-type.json",
+        r#"{"coverage": {"state": "known", "value": {"covered_nodes": "five"}}}"#,
+    );
+    let stderr = replay_error(&["--facts", wrong_type.to_str().unwrap()]);
+    assert!(
+        stderr.contains("at `coverage.value.covered_nodes`: invalid type"),
+        "{stderr}"
+    );
+
+    let stderr = replay_error(&["--facts", "/nonexistent/facts.json"]);
+    assert!(
+        stderr.contains("reading /nonexistent/facts.json"),
+        "{stderr}"
+    );
+}
+
+/// The Lambda's handler for one recorded invocation: the function's ARN and
+/// clock as the runtime would give them, the facts as its reads would
+/// return them. Returns the summary's JSON and the plan's, or, where it
+/// would write, the request.
+fn as_the_lambda(facts: &Facts) -> (Value, Value) {
+    let arn = match facts.function.known() {
+        Some(FunctionIdentity {
+            partition,
+            account,
+            region,
+        }) => format!("arn:{partition}:lambda:{region}:{account}:function:coverage"),
+        None => "function-arn".to_owned(),
+    };
+    let now_ms = u64::try_from(facts.now.unwrap()).unwrap() * 1000;
+    let invocation = Invocation::lambda(&arn, now_ms, Some(now_ms + 60_000));
+    let settings = Settings {
+        policy: coverage_core::Policy {
+            mode: RemediationMode::Enforce,
+            ..coverage_core::Policy::default()
+        },
+        ..Settings::default()
+    };
+    let bytes = std::fs::read(repo().join(CONFLICT_EVENT)).unwrap();
+    let mut pipeline = Pipeline::from_bytes(&bytes, &settings, invocation).unwrap();
+    let mut gathers = 0;
+    loop {
+        match pipeline.poll() {
+            Next::Gather { .. } => {
+                gathers += 1;
+                assert_eq!(gathers, 1, "the pipeline asks for its reads once");
+                pipeline.gathered(facts.clone(), now_ms + 40);
+            }
+            Next::Write { request, .. } => {
+                let plan = serde_json::to_value(pipeline.plan().unwrap()).unwrap();
+                return (serde_json::to_value(request).unwrap(), plan);
+            }
+            Next::Publish { .. } => pipeline.published(Ok("not-published".to_owned()), now_ms + 60),
+            Next::Done(summary) => {
+                let plan = serde_json::to_value(pipeline.plan().unwrap()).unwrap();
+                return (serde_json::to_value(summary).unwrap(), plan);
+            }
+            Next::Failed(undelivered) => panic!("{undelivered:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_replay_decides_as_the_lambda_does() {
+    for (name, expected) in FACTS {
+        let text = std::fs::read_to_string(facts_file(name)).unwrap();
+        let facts: Facts = serde_json::from_str(&text).unwrap();
+        let (lambda, lambda_plan) = as_the_lambda(&facts);
+        let cli = replay_json(&["--mode", "enforce"], &facts_file(name));
+        assert_eq!(cli["plan"], lambda_plan, "{name}: the plans differ");
+        if expected == "would-call-update-addon" {
+            assert_eq!(cli["would_call"], lambda, "{name}: the calls differ");
+        } else {
+            assert_eq!(cli["summary"], lambda, "{name}: the summaries differ");
+            assert_eq!(lambda["outcome"], expected, "{name}");
+        }
+    }
 }
 
 #[test]
