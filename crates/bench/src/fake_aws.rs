@@ -140,7 +140,8 @@ fn describe_addon(cluster: &str, addon: &str) -> Value {
         "addonVersion": ADDON_VERSION,
         "addonArn": format!("arn:aws:eks:us-east-1:{ACCOUNT}:addon/{cluster}/{addon}/2ec7"),
         "configurationValues": r#"{"priorityClassName":"aws-guardduty-agent.priorityclass-high"}"#,
-        "health": {"issues": []}
+        // EKS's own word that there is a conflict: the guardrails require it.
+        "health": {"issues": [{"code": "ConfigurationConflict", "message": "Conflicts found when trying to apply."}]}
     }})
 }
 

@@ -129,7 +129,10 @@ aws_status!(
 
 /// `DescribeAddon` for `aws-guardduty-agent`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddonState {
+    /// Absent in a recorded file: EKS sent none.
+    #[serde(default = "no_addon_status")]
     pub status: AddonStatus,
     pub version: Option<String>,
     /// GuardDuty's own tuning (priorityClassName, dnsPolicy, resources) lives here.
@@ -150,8 +153,17 @@ impl AddonState {
     }
 }
 
+fn no_addon_status() -> AddonStatus {
+    AddonStatus::Unknown(String::new())
+}
+
+fn no_update_status() -> UpdateStatus {
+    UpdateStatus::Unknown(String::new())
+}
+
 /// One of `DescribeAddon`'s `health.issues`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct AddonHealthIssue {
     pub code: String,
     #[serde(default)]
@@ -160,10 +172,14 @@ pub struct AddonHealthIssue {
 
 /// One entry of the add-on's update history (`ListUpdates` + `DescribeUpdate`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateRecord {
     pub id: String,
+    /// Absent in a recorded file: EKS sent none.
+    #[serde(default = "no_update_status")]
     pub status: UpdateStatus,
     /// Seconds since the Unix epoch.
+    #[serde(default)]
     pub created_at: Option<i64>,
     /// The `ResolveConflicts` parameter of the update, if it had one.
     #[serde(default)]
@@ -180,7 +196,7 @@ impl UpdateRecord {
 
 /// GuardDuty's live view of the cluster (`ListCoverage`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LiveCoverage {
     /// The cluster the answer is about, as GuardDuty names it.
     pub cluster_name: Option<String>,
@@ -198,7 +214,7 @@ pub struct LiveCoverage {
 
 /// The account's coverage counts (`GetCoverageStatistics`, COUNT_BY_COVERAGE_STATUS).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct CoverageStatistics {
     pub healthy: Option<i64>,
     pub unhealthy: Option<i64>,
@@ -311,6 +327,22 @@ mod tests {
         let again: Facts = serde_json::from_str(&serde_json::to_string(&facts).unwrap()).unwrap();
         assert_eq!(again, facts);
         assert!(serde_json::from_str::<Facts>(r#"{"typo": 1}"#).is_err());
+        let nested_typo =
+            r#"{"addon": {"state": "known", "value": {"status": "DEGRADED", "versoin": "v1"}}}"#;
+        assert!(serde_json::from_str::<Facts>(nested_typo).is_err());
+        let no_status: Facts = serde_json::from_str(
+            r#"{"addon": {"state": "known", "value": {"version": "v1"}},
+                "update_history": {"state": "known", "value": [{"id": "u"}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            no_status.addon.known().unwrap().status,
+            AddonStatus::Unknown(String::new())
+        );
+        assert_eq!(
+            no_status.update_history.known().unwrap()[0].status,
+            UpdateStatus::Unknown(String::new())
+        );
     }
 
     #[test]

@@ -129,6 +129,7 @@ fn is_partition(text: &str) -> bool {
 
 /// Where this function runs, from its own ARN: it may only write there.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FunctionIdentity {
     #[serde(default = "default_partition")]
     pub partition: Partition,

@@ -161,11 +161,10 @@ async fn every_sample_event_through_cargo_lambda_watch() {
     }
     let mut published = 1;
 
-    let mut names: Vec<String> = std::fs::read_dir(&events)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+    let names: Vec<String> = common::event_files()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    names.sort();
     for name in &names {
         let output = watch.invoke(&events.join(name));
         let stderr = String::from_utf8_lossy(&output.stderr).into_owned();

@@ -5,15 +5,15 @@
 // Test helpers may fail loudly: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod common;
+
 use aws_lambda_events::eventbridge::EventBridgeEvent;
 use serde_json::Value;
 
 #[test]
 fn every_json_sample_is_an_eventbridge_event() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../events");
     let mut checked = 0;
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    for path in common::event_files() {
         let text = std::fs::read_to_string(&path).unwrap();
         if path.ends_with("malformed.not-json.json") {
             assert!(serde_json::from_str::<Value>(&text).is_err());

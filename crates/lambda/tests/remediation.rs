@@ -578,8 +578,7 @@ async fn healthy_ecs_and_member_events_are_published_without_writes() {
 async fn every_sample_event_ends_in_an_alert_or_a_rejection() {
     let fake = FakeAws::start().await;
     let app = app(&fake, config(RemediationMode::DryRun)).await;
-    for entry in std::fs::read_dir(common::repo().join("events")).unwrap() {
-        let path = entry.unwrap().path();
+    for path in common::event_files() {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let Ok(payload) = serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap())
         else {

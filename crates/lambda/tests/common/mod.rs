@@ -35,6 +35,18 @@ pub fn event(name: &str) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// The sample event files in `events/` (not the recorded facts in `events/facts/`), sorted.
+pub fn event_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(repo().join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() > 25, "the samples are missing: {files:?}");
+    files
+}
+
 /// A sample event as if GuardDuty emitted it just now.
 pub fn fresh_event(name: &str) -> Value {
     let mut value = event(name);
