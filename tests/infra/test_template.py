@@ -8,6 +8,8 @@ role, and that nothing can fail without landing in an alarmed queue.
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import pytest
@@ -106,6 +108,13 @@ def test_parameter_defaults(template: dict[str, Any]) -> None:
     assert params["FactReadTimeoutMs"]["Default"] == 3000
     assert params["RemediationAllowClusters"]["Default"] == ""
     assert params["RemediationDenyClusters"]["Default"] == ""
+    # The parameter pattern refuses at deploy time what the function refuses at start-up.
+    for name in ("RemediationAllowClusters", "RemediationDenyClusters"):
+        pattern = re.compile(params[name]["AllowedPattern"])
+        for ok in ("", "prod-*", "prod-*, staging-web", "a,b"):
+            assert pattern.fullmatch(ok), (name, ok)
+        for bad in (",", "a,,b", "a,", ", a", "a b", "a;b"):
+            assert not pattern.fullmatch(bad), (name, bad)
     assert params["AlertEmail"]["Default"] == ""
     assert params["ReservedConcurrency"]["Default"] == 0
 
