@@ -310,7 +310,7 @@ fn invocation_from(facts: &Facts, path: &std::path::Path) -> Result<Invocation> 
     Ok(Invocation {
         function: facts.function.clone(),
         now_ms,
-        deadline_ms: None,
+        ..Invocation::default()
     })
 }
 

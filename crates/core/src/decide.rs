@@ -239,6 +239,10 @@ pub enum SkipReason {
     DeadlineTooClose {
         remaining_ms: u64,
     },
+    /// The runtime's deadline is not a time in the future.
+    DeadlineUnknown {
+        deadline_ms: u64,
+    },
 }
 
 impl SkipReason {
@@ -276,6 +280,7 @@ impl SkipReason {
             SkipReason::CoverageStatusUnknown { .. } => "coverage-status-unknown",
             SkipReason::BoundReached { .. } => "bound-reached",
             SkipReason::DeadlineTooClose { .. } => "deadline-too-close",
+            SkipReason::DeadlineUnknown { .. } => "deadline-unknown",
         }
     }
 
@@ -387,6 +392,9 @@ impl SkipReason {
             } => format!(
                 "{count} OVERWRITE update(s) in the last {} reached the bound of {max}: a conflict that keeps coming back needs a person",
                 human_duration(*window_seconds)
+            ),
+            SkipReason::DeadlineUnknown { deadline_ms } => format!(
+                "could not verify how long this invocation may run: the runtime's deadline ({deadline_ms}) is not a time in the future, so the call could be cut off before its outcome is reported"
             ),
             SkipReason::DeadlineTooClose { remaining_ms } => format!(
                 "only {remaining_ms} ms of the invocation were left, too little to make the call and publish its outcome; the next delivery or a person can retry it"

@@ -66,6 +66,10 @@ pub struct Invocation {
     pub now_ms: Option<u64>,
     /// `Lambda-Runtime-Deadline-Ms`: the invocation must end before it.
     pub deadline_ms: Option<u64>,
+    /// A deadline the runtime sent that is not a time after `now_ms` (an
+    /// emulator's duration, a skewed clock): the calls then keep to their own
+    /// limits, and the write, which must not be cut off unreported, is refused.
+    pub unusable_deadline_ms: Option<u64>,
 }
 
 impl Invocation {
@@ -77,10 +81,15 @@ impl Invocation {
                 Fact::Unavailable(format!("the invoked function ARN {value:?} does not parse"))
             }
         };
+        let (deadline_ms, unusable_deadline_ms) = match deadline_ms {
+            Some(deadline) if deadline <= now_ms => (None, Some(deadline)),
+            other => (other, None),
+        };
         Invocation {
             function,
             now_ms: Some(now_ms),
             deadline_ms,
+            unusable_deadline_ms,
         }
     }
 }
@@ -366,7 +375,13 @@ impl<'s> Pipeline<'s> {
         match (call, outcome) {
             (true, _) => {
                 let remaining_ms = self.write_end().saturating_sub(self.now_ms);
-                if remaining_ms < self.settings.limits.min_write_ms {
+                if let Some(deadline_ms) = self.invocation.unusable_deadline_ms {
+                    self.conclude(Outcome::Skipped {
+                        reason: SkipReason::DeadlineUnknown { deadline_ms },
+                        would_call: None,
+                        unchecked: Vec::new(),
+                    });
+                } else if remaining_ms < self.settings.limits.min_write_ms {
                     self.conclude(Outcome::Skipped {
                         reason: SkipReason::DeadlineTooClose { remaining_ms },
                         would_call: None,

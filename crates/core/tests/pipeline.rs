@@ -217,12 +217,13 @@ fn every_deadline_lies_inside_the_invocations() {
     };
     assert!(!request.update_history);
     assert_eq!(deadline_ms, NOW_MS + 8_000 - 500 - 5_000);
-    // An invocation already past its deadline gets reads that end at once.
-    let mut late = Pipeline::new(&event(CONFLICT), &settings, invocation(Some(NOW_MS))).unwrap();
+    // An invocation about to reach its deadline gets reads that end at once.
+    let mut late =
+        Pipeline::new(&event(CONFLICT), &settings, invocation(Some(NOW_MS + 1))).unwrap();
     let Next::Gather { deadline_ms, .. } = late.poll() else {
         panic!()
     };
-    assert_eq!(deadline_ms, NOW_MS - 500 - 5_000 - 1_000);
+    assert_eq!(deadline_ms, NOW_MS + 1 - 500 - 5_000 - 1_000);
     late.gathered(Facts::default(), NOW_MS);
     assert!(matches!(late.poll(), Next::Publish { .. }));
 }
@@ -260,6 +261,41 @@ fn the_write_is_not_started_without_time_to_finish_and_report_it() {
             other => panic!("{other:?}"),
         }
     }
+}
+
+#[test]
+fn a_deadline_that_is_not_in_the_future_keeps_the_limits_and_refuses_the_write() {
+    let settings = settings(RemediationMode::Enforce);
+    // cargo-lambda's emulator sends a duration (600000) where Lambda sends an epoch time.
+    for deadline in [600_000, NOW_MS] {
+        let invocation = invocation(Some(deadline));
+        assert_eq!(invocation.deadline_ms, None);
+        assert_eq!(invocation.unusable_deadline_ms, Some(deadline));
+        let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation).unwrap();
+        let Next::Gather { deadline_ms, .. } = pipeline.poll() else {
+            panic!()
+        };
+        assert_eq!(deadline_ms, NOW_MS + 6_000, "reads keep their own limits");
+        pipeline.gathered(good_reads(), NOW_MS + 100);
+        let Next::Publish {
+            message,
+            deadline_ms,
+        } = pipeline.poll()
+        else {
+            panic!("{:?}", pipeline.poll())
+        };
+        assert_eq!(message.attributes["outcome"], "skipped-deadline-unknown");
+        assert!(
+            message
+                .body
+                .contains(&format!("the runtime's deadline ({deadline})"))
+        );
+        assert_eq!(deadline_ms, NOW_MS + 100 + 5_000);
+    }
+    // One millisecond ahead is a deadline (and far too close for a write).
+    let invocation = invocation(Some(NOW_MS + 1));
+    assert_eq!(invocation.deadline_ms, Some(NOW_MS + 1));
+    assert_eq!(invocation.unusable_deadline_ms, None);
 }
 
 #[test]

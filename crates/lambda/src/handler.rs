@@ -91,11 +91,14 @@ impl App {
         payload: Value,
         context: &lambda_runtime::Context,
     ) -> Result<Summary, HandlerError> {
-        let invocation = Invocation::lambda(
-            &context.invoked_function_arn,
-            now_ms(),
-            Some(context.deadline),
+        let now = now_ms();
+        tracing::debug!(
+            deadline_ms = context.deadline,
+            now_ms = now,
+            "invocation started"
         );
+        let invocation =
+            Invocation::lambda(&context.invoked_function_arn, now, Some(context.deadline));
         if let Fact::Unavailable(why) = &invocation.function {
             tracing::warn!(
                 why,
