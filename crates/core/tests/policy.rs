@@ -120,7 +120,7 @@ fn patterns_are_names_digits_dashes_underscores_and_stars_up_to_100() {
 }
 
 #[test]
-fn lists_split_on_commas_and_any_whitespace() {
+fn lists_split_on_commas_with_blanks_around_items() {
     let names = |list: &str| -> Vec<String> {
         patterns(list)
             .iter()
@@ -129,11 +129,17 @@ fn lists_split_on_commas_and_any_whitespace() {
     };
     assert_eq!(names("prod-*"), ["prod-*"]);
     assert_eq!(names("a,b"), ["a", "b"]);
-    assert_eq!(names("a b"), ["a", "b"]);
-    assert_eq!(names("a\tb\nc"), ["a", "b", "c"]);
+    assert_eq!(names(" a , b\t"), ["a", "b"]);
     assert_eq!(
-        names("prod-*,staging-web dev"),
+        names("prod-*, staging-web,dev"),
         ["prod-*", "staging-web", "dev"]
+    );
+    // Whitespace inside an item is not a separator: the item is no pattern.
+    assert_eq!(
+        parse_cluster_patterns("a b"),
+        Err(PolicyError::ClusterPattern {
+            pattern: "a b".to_owned()
+        })
     );
     assert_eq!(
         parse_cluster_patterns("prod-*,bad.name"),
@@ -141,6 +147,15 @@ fn lists_split_on_commas_and_any_whitespace() {
             pattern: "bad.name".to_owned()
         })
     );
+    for empty_item in [",", "a,,b", "a,", ", a"] {
+        assert!(
+            matches!(
+                parse_cluster_patterns(empty_item),
+                Err(PolicyError::EmptyListItem { .. })
+            ),
+            "{empty_item:?}"
+        );
+    }
 }
 
 #[test]
