@@ -372,6 +372,26 @@ mod tests {
         };
         assert_eq!(all.clone().restricted_to(every), all);
         assert!(FactRequest::default().is_empty());
+        let only = |coverage: bool, statistics: bool| FactRequest {
+            coverage,
+            statistics,
+            ..FactRequest::default()
+        };
+        assert!(only(true, false).needs_detector());
+        assert!(only(false, true).needs_detector());
+        assert!(only(true, true).needs_detector());
+        assert!(!only(false, false).needs_detector());
+        assert!(
+            !FactRequest {
+                addon: true,
+                update_history: true,
+                ..FactRequest::default()
+            }
+            .needs_detector()
+        );
+        let coverage_only = all.clone().restricted_to(only(true, false));
+        assert_eq!(coverage_only.detector_id, Fact::Known("d".into()));
+        assert_eq!(coverage_only.statistics, Fact::NotGathered);
         assert!(!every.is_empty());
         for one in [
             FactRequest {

@@ -98,7 +98,6 @@ pub fn reads_needed(
         && is_automatable(entry, issue)
     {
         let planning = Facts {
-            now: None,
             function: function.clone(),
             ..Facts::default()
         };

@@ -1242,3 +1242,57 @@ fn decisions_are_pure() {
         decide(&conflict, &good_facts(), &enforce())
     );
 }
+
+#[test]
+fn the_bound_names_its_window_in_days_hours_or_seconds() {
+    let sentence = |window_seconds: u64| {
+        SkipReason::BoundReached {
+            count: 2,
+            max: 2,
+            window_seconds,
+        }
+        .explain()
+    };
+    for (window, words) in [
+        (86_400, "in the last 1 day reached the bound of 2"),
+        (2 * 86_400, "in the last 2 days reached"),
+        (90 * 86_400, "in the last 90 days reached"),
+        (3600, "in the last 1 hour reached"),
+        (6 * 3600, "in the last 6 hours reached"),
+        (25 * 3600, "in the last 25 hours reached"),
+        (5400, "in the last 5400 s reached"),
+        (0, "in the last 0 s reached"),
+        (86_401, "in the last 86401 s reached"),
+    ] {
+        let text = sentence(window);
+        assert!(text.contains(words), "{window}: {text}");
+        assert!(text.starts_with("2 OVERWRITE update(s)"), "{text}");
+    }
+}
+
+#[test]
+fn the_interlock_does_not_trust_the_catalog_alone() {
+    use coverage_core::catalog;
+    use coverage_core::guardrails::is_automatable;
+    use coverage_core::issue::Issue;
+    let conflict = Issue::parse(CONFLICT);
+    let automatic = catalog::classify(&conflict);
+    assert!(is_automatable(automatic, &conflict));
+    // A row that is not automatic never becomes so because the issue is a conflict.
+    for id in [
+        "addon-insufficient-cpu",
+        "addon-rbac-namespace",
+        "unrecognized",
+    ] {
+        let entry = catalog::entry(id).unwrap();
+        assert!(!is_automatable(entry, &conflict), "{id}");
+    }
+    // And the automatic row needs both an add-on failure type and the code.
+    for issue in [
+        "Addon Deletion Failed:EKS Addon Issue - ConfigurationConflict: x",
+        "Addon Update Failed:EKS Addon Issue - AccessDenied: ConfigurationConflict",
+        "Others:ConfigurationConflict",
+    ] {
+        assert!(!is_automatable(automatic, &Issue::parse(issue)), "{issue}");
+    }
+}

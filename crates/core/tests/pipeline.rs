@@ -117,6 +117,11 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
     assert_eq!(pipeline.poll(), pipeline.poll());
 
     pipeline.gathered(good_reads(), NOW_MS + 100);
+    assert_eq!(
+        pipeline.message(),
+        None,
+        "nothing to publish before EKS answers"
+    );
     let Next::Write {
         request,
         deadline_ms,
@@ -145,6 +150,8 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
     assert_eq!(message.attributes["outcome"], "update-started");
     assert_eq!(deadline_ms, NOW_MS + 200 + 5_000);
 
+    let published = message.clone();
+    assert_eq!(pipeline.message(), Some(&published));
     pipeline.published(Ok("m-1".into()), NOW_MS + 300);
     let Next::Done(summary) = pipeline.poll() else {
         panic!("{:?}", pipeline.poll())
