@@ -289,6 +289,7 @@ fn a_successful_update_is_claimed_then_posted_in_the_alerts_thread() {
         panic!("{:?}", follow_up.poll())
     };
     assert_eq!(deadline_ms, NOW_MS + 200 + 5_000);
+    assert_eq!(follow_up.message(), Some(message));
     assert_eq!(
         message.subject,
         "[INFO] OVERWRITE update succeeded on prod-payments (us-east-1)"

@@ -144,6 +144,7 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
         panic!("{:?}", pipeline.poll())
     };
     assert!(message.body.contains("u-1"), "{}", message.body);
+    assert_eq!(pipeline.message(), Some(message));
     assert_eq!(message.attributes["outcome"], "update-started");
     assert_eq!(deadline_ms, NOW_MS + 200 + 5_000);
 
