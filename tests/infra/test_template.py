@@ -19,6 +19,9 @@ from infra_support import load_template, resources_of_type
 ADDON_ARN = "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:addon/*/aws-guardduty-agent/*"
 CLUSTER_ARN = "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/*"
 DETECTOR_ARN = "arn:${AWS::Partition}:guardduty:${AWS::Region}:${AWS::AccountId}:detector/*"
+FOLLOW_UP_SCHEDULES_ARN = (
+    "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${FollowUpScheduleGroup}/*"
+)
 
 # What the function reads (crates/lambda) and where each value comes from.
 ENVIRONMENT = {
@@ -30,6 +33,10 @@ ENVIRONMENT = {
     "OVERWRITE_MAX_PER_WINDOW": {"Ref": "OverwriteMaxPerWindow"},
     "OVERWRITE_WINDOW_HOURS": {"Ref": "OverwriteWindowHours"},
     "FACT_READ_TIMEOUT_MS": {"Ref": "FactReadTimeoutMs"},
+    "FOLLOW_UP_SCHEDULE_GROUP": {"Ref": "FollowUpScheduleGroup"},
+    "FOLLOW_UP_ROLE_ARN": {"Fn::GetAtt": ["FollowUpSchedulerRole", "Arn"]},
+    "FOLLOW_UP_DELAY_MINUTES": {"Ref": "FollowUpDelayMinutes"},
+    "FOLLOW_UP_MAX_MINUTES": {"Ref": "FollowUpMaxMinutes"},
 }
 
 
@@ -45,14 +52,22 @@ def function(template: dict[str, Any]) -> dict[str, Any]:
     return functions["CoverageFunction"]
 
 
-def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every statement granted to the function's role, inline or attached."""
-    role = template["Resources"]["FunctionRole"]["Properties"]
-    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+def _statements(template: dict[str, Any], role_name: str = "FunctionRole") -> list[dict[str, Any]]:
+    """Every statement granted to a role of the stack, inline or attached."""
+    role = template["Resources"][role_name]["Properties"]
+    statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
     for policy in resources_of_type(template, "AWS::IAM::Policy").values():
-        assert policy["Properties"]["Roles"] == [{"Ref": "FunctionRole"}]
-        statements += policy["Properties"]["PolicyDocument"]["Statement"]
+        roles = policy["Properties"]["Roles"]
+        assert len(roles) == 1, roles
+        if roles == [{"Ref": role_name}]:
+            statements += policy["Properties"]["PolicyDocument"]["Statement"]
     return statements
+
+
+def test_the_stack_has_exactly_two_roles(template: dict[str, Any]) -> None:
+    assert set(resources_of_type(template, "AWS::IAM::Role")) == {"FunctionRole", "FollowUpSchedulerRole"}
+    for policy in resources_of_type(template, "AWS::IAM::Policy").values():
+        assert policy["Properties"]["Roles"] in ([{"Ref": "FunctionRole"}], [{"Ref": "FollowUpSchedulerRole"}])
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -93,7 +108,7 @@ def test_logging_is_json_with_explicit_log_group(template: dict[str, Any], funct
 def test_every_setting_the_function_reads_is_wired(template: dict[str, Any], function: dict[str, Any]) -> None:
     assert function["Properties"]["Environment"]["Variables"] == ENVIRONMENT
     for source in ENVIRONMENT.values():
-        name = source["Ref"]
+        name = source["Ref"] if "Ref" in source else source["Fn::GetAtt"][0]
         assert name in template["Parameters"] or name in template["Resources"], name
 
 
@@ -106,6 +121,11 @@ def test_parameter_defaults(template: dict[str, Any]) -> None:
     assert params["OverwriteMaxPerWindow"]["Default"] == 1
     assert params["OverwriteWindowHours"]["Default"] == 24
     assert params["FactReadTimeoutMs"]["Default"] == 3000
+    # The function's own defaults and bounds (crates/lambda/src/config.rs).
+    assert params["FollowUpDelayMinutes"]["Default"] == 5
+    assert params["FollowUpMaxMinutes"]["Default"] == 30
+    for name in ("FollowUpDelayMinutes", "FollowUpMaxMinutes"):
+        assert (params[name]["MinValue"], params[name]["MaxValue"]) == (1, 120), name
     assert params["RemediationAllowClusters"]["Default"] == ""
     assert params["RemediationDenyClusters"]["Default"] == ""
     # The parameter pattern refuses at deploy time what the function refuses at start-up.
@@ -127,10 +147,11 @@ def test_optional_pieces_hang_on_conditions(template: dict[str, Any], function: 
 
 
 def test_role_has_no_wildcard_actions(template: dict[str, Any]) -> None:
-    for statement in _statements(template):
-        assert statement["Effect"] == "Allow"
-        for action in _as_list(statement["Action"]):
-            assert "*" not in action, f"wildcard action {action} in {statement.get('Sid')}"
+    for role in ("FunctionRole", "FollowUpSchedulerRole"):
+        for statement in _statements(template, role):
+            assert statement["Effect"] == "Allow"
+            for action in _as_list(statement["Action"]):
+                assert "*" not in action, f"wildcard action {action} in {statement.get('Sid')}"
 
 
 def test_role_grants_exactly_the_calls_the_function_makes(template: dict[str, Any]) -> None:
@@ -147,6 +168,9 @@ def test_role_grants_exactly_the_calls_the_function_makes(template: dict[str, An
         "guardduty:ListDetectors": ["*"],
         "guardduty:ListCoverage": [DETECTOR_ARN],
         "guardduty:GetCoverageStatistics": [DETECTOR_ARN],
+        "scheduler:CreateSchedule": [FOLLOW_UP_SCHEDULES_ARN],
+        "scheduler:GetSchedule": [FOLLOW_UP_SCHEDULES_ARN],
+        "iam:PassRole": [{"Fn::GetAtt": ["FollowUpSchedulerRole", "Arn"]}],
         "sns:Publish": [{"Ref": "AlertTopic"}],
         "sqs:SendMessage": [{"Fn::GetAtt": ["OnFailureQueue", "Arn"]}],
         "kms:GenerateDataKey": [{"Fn::GetAtt": ["AlertsKey", "Arn"]}],
@@ -154,6 +178,36 @@ def test_role_grants_exactly_the_calls_the_function_makes(template: dict[str, An
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
     }
+
+
+def test_the_function_passes_only_the_scheduler_role_and_only_to_scheduler(template: dict[str, Any]) -> None:
+    (statement,) = [s for s in _statements(template) if "iam:PassRole" in _as_list(s["Action"])]
+    assert _as_list(statement["Action"]) == ["iam:PassRole"]
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    (schedules,) = [s for s in _statements(template) if "scheduler:CreateSchedule" in _as_list(s["Action"])]
+    assert "Condition" not in schedules
+
+
+def test_the_scheduler_role_may_only_invoke_this_function(template: dict[str, Any]) -> None:
+    group = template["Resources"]["FollowUpScheduleGroup"]
+    assert group["Type"] == "AWS::Scheduler::ScheduleGroup"
+    role = template["Resources"]["FollowUpSchedulerRole"]["Properties"]
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Action"] == "sts:AssumeRole"
+    # Confused deputy: only Scheduler acting for this account and this group.
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["FollowUpScheduleGroup", "Arn"]}},
+    }
+    (statement,) = _statements(template, "FollowUpSchedulerRole")
+    assert statement["Effect"] == "Allow"
+    assert statement["Action"] == "lambda:InvokeFunction"
+    # The unqualified ARN: the schedules invoke the function, no version or alias.
+    assert statement["Resource"] == {"Fn::GetAtt": ["CoverageFunction", "Arn"]}
+    assert "Condition" not in statement
+    assert "FollowUpSchedulerInvokePolicy" in template["Resources"]["CoverageEventRule"]["DependsOn"]
 
 
 def test_async_failures_land_in_an_encrypted_queue(function: dict[str, Any], template: dict[str, Any]) -> None:

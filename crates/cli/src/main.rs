@@ -366,6 +366,13 @@ fn replay(args: &ReplayArgs) -> Result<String> {
                 pipeline.gathered(facts.take().unwrap_or_default(), clock_ms);
             }
             Next::Write { request, .. } => break Replayed::WouldCall(request.clone()),
+            // Only after a write, where the replay has already stopped.
+            Next::Schedule { .. } => pipeline.scheduled(
+                coverage_core::ScheduleResult::Failed {
+                    why: "the replay schedules nothing".to_owned(),
+                },
+                clock_ms,
+            ),
             Next::Publish { .. } => pipeline.published(Ok("not-published".to_owned()), clock_ms),
             Next::Done(summary) => break Replayed::Published(summary),
             Next::Failed(undelivered) => {
@@ -427,6 +434,7 @@ fn would_call(
         action: "overwrite-addon",
         outcome: "would-call-update-addon".to_owned(),
         update_id: None,
+        follow_up: None,
         message_id: "not-published".to_owned(),
     };
     Ok(match format {

@@ -443,7 +443,9 @@ fn as_the_lambda(facts: &Facts) -> (Value, Value) {
             partition,
             account,
             region,
-        }) => format!("arn:{partition}:lambda:{region}:{account}:function:coverage"),
+            name: Some(name),
+        }) => format!("arn:{partition}:lambda:{region}:{account}:function:{name}"),
+        Some(unnamed) => panic!("recorded facts name the function: {unnamed:?}"),
         None => "function-arn".to_owned(),
     };
     let now_ms = u64::try_from(facts.now.unwrap()).unwrap() * 1000;
@@ -470,6 +472,7 @@ fn as_the_lambda(facts: &Facts) -> (Value, Value) {
                 return (serde_json::to_value(request).unwrap(), plan);
             }
             Next::Publish { .. } => pipeline.published(Ok("not-published".to_owned()), now_ms + 60),
+            Next::Schedule { .. } => panic!("a schedule comes only after a write"),
             Next::Done(summary) => {
                 let plan = serde_json::to_value(pipeline.plan().unwrap()).unwrap();
                 return (serde_json::to_value(summary).unwrap(), plan);

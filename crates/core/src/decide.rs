@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::catalog::{self, Actionability, Entry};
 use crate::event::{CoverageEvent, Detail, Resource, Transition};
 use crate::facts::Facts;
+use crate::follow_up::FollowUpNote;
 use crate::guardrails;
 use crate::issue::Issue;
 use crate::policy::{Policy, RemediationMode};
@@ -448,6 +449,8 @@ pub enum Outcome {
         request: OverwriteRequest,
         update_id: String,
         status: String,
+        /// Whether and when the update's result will be posted.
+        follow_up: FollowUpNote,
     },
     /// EKS answered ResourceInUseException: an update is already in flight.
     UpdateInFlight {
@@ -494,6 +497,14 @@ impl Outcome {
     pub fn update_id(&self) -> Option<&str> {
         match self {
             Outcome::UpdateStarted { update_id, .. } => Some(update_id),
+            _ => None,
+        }
+    }
+
+    /// What the alert says about the follow-up, for a started update.
+    pub fn follow_up(&self) -> Option<&FollowUpNote> {
+        match self {
+            Outcome::UpdateStarted { follow_up, .. } => Some(follow_up),
             _ => None,
         }
     }

@@ -72,7 +72,9 @@ pub fn check<'f>(event: &CoverageEvent, policy: &Policy, facts: &'f Facts) -> Ve
 
 /// The reads worth making for an event, given where the function runs:
 /// those the alert shows (live coverage and statistics for any EKS cluster,
-/// the add-on where this function can read it) and those the check depends on.
+/// the add-on where this function can read it, and for a recovery the
+/// update history, which names the OVERWRITE it followed) and those the
+/// check depends on.
 pub fn reads_needed(
     event: &CoverageEvent,
     subject: &Subject,
@@ -86,11 +88,13 @@ pub fn reads_needed(
     if !about_eks || cluster_name(event).is_err() {
         return FactRequest::default();
     }
+    let readable_here = function
+        .known()
+        .is_some_and(|function| check_location(event, function).is_ok());
     let mut request = FactRequest {
-        addon: function
-            .known()
-            .is_some_and(|function| check_location(event, function).is_ok()),
-        update_history: false,
+        addon: readable_here,
+        // A recovery notice names the OVERWRITE it followed, from the history.
+        update_history: readable_here && matches!(subject, Subject::CoverageRestored),
         coverage: true,
         statistics: true,
     };

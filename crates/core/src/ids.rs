@@ -1,8 +1,10 @@
 //! Identifiers parsed once into types: EKS cluster names, AWS regions,
-//! account ids, EventBridge event ids and the function's own ARN. A value of
-//! one of these types has been validated, so the guardrails, the commands an
-//! alert prints and the idempotency token never re-check strings: anything
-//! that did not parse stays out of them.
+//! account ids, EventBridge event ids, EKS update ids, Lambda request ids,
+//! EventBridge Scheduler schedule and group names, IAM role ARNs and the
+//! function's own ARN. A value of one of these types has been validated, so
+//! the guardrails, the commands an alert prints, the idempotency token and
+//! the follow-up's schedule names never re-check strings: anything that did
+//! not parse stays out of them.
 
 use std::fmt;
 
@@ -115,6 +117,97 @@ fn is_event_id(text: &str) -> bool {
 }
 
 identifier!(
+    /// An EKS update id (EKS uses UUIDs): 1 to 40 letters, digits and `-`.
+    /// The follow-up's schedule names start with it, and the longest of them
+    /// (`<id>-posted-unknown-update`) must fit Scheduler's 64 characters.
+    UpdateId,
+    "an EKS update id (1-40 letters, digits and '-')",
+    is_update_id
+);
+
+/// The longest `UpdateId`: `ScheduleName`s are built from it.
+pub const MAX_UPDATE_ID_CHARS: usize = 40;
+
+fn is_update_id(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= MAX_UPDATE_ID_CHARS
+        && text.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+identifier!(
+    /// A Lambda request id (`Lambda-Runtime-Aws-Request-Id`, a UUID): 1 to
+    /// 64 letters, digits and `-`. Lambda's own retries of an asynchronous
+    /// invocation keep it, so the follow-up's claim records it.
+    RequestId,
+    "a Lambda request id (1-64 letters, digits and '-')",
+    is_event_id
+);
+
+identifier!(
+    /// An EventBridge Scheduler schedule name: 1 to 64 of `[0-9a-zA-Z-_.]`.
+    ScheduleName,
+    "a schedule name (1-64 letters, digits, '-', '_' and '.')",
+    is_scheduler_name
+);
+
+identifier!(
+    /// An EventBridge Scheduler schedule group name: 1 to 64 of `[0-9a-zA-Z-_.]`.
+    ScheduleGroupName,
+    "a schedule group name (1-64 letters, digits, '-', '_' and '.')",
+    is_scheduler_name
+);
+
+fn is_scheduler_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+identifier!(
+    /// An IAM role ARN, `arn:<partition>:iam::<account>:role/<path/><name>`:
+    /// the role EventBridge Scheduler assumes to invoke the function.
+    RoleArn,
+    "an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)",
+    is_role_arn
+);
+
+fn is_role_arn(text: &str) -> bool {
+    let parts: Vec<&str> = text.splitn(6, ':').collect();
+    let ["arn", partition, "iam", "", account, resource] = parts.as_slice() else {
+        return false;
+    };
+    let Some(name) = resource.strip_prefix("role/") else {
+        return false;
+    };
+    // IAM role names and paths: letters, digits and `+=,.@_-`, paths `/`.
+    text.len() <= 2048
+        && is_partition(partition)
+        && is_account_id(account)
+        && !name.is_empty()
+        && !name.ends_with('/')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-/".contains(c))
+}
+
+identifier!(
+    /// A Lambda function name: 1 to 64 letters, digits, `-` and `_`.
+    FunctionName,
+    "a Lambda function name (1-64 letters, digits, '-' and '_')",
+    is_function_name
+);
+
+fn is_function_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
+}
+
+identifier!(
     /// An AWS partition: `aws`, `aws-cn`, `aws-us-gov`, ...
     Partition,
     "an AWS partition",
@@ -135,6 +228,10 @@ pub struct FunctionIdentity {
     pub partition: Partition,
     pub account: AccountId,
     pub region: Region,
+    /// The function's name: the follow-up's schedules invoke it. `None` in
+    /// recorded facts that do not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<FunctionName>,
 }
 
 fn default_partition() -> Partition {
@@ -168,14 +265,22 @@ impl FunctionIdentity {
         else {
             return Err(invalid());
         };
-        if name.is_empty() {
-            return Err(invalid());
-        }
         Ok(FunctionIdentity {
             partition: Partition::parse(partition).map_err(|_| invalid())?,
             account: AccountId::parse(account).map_err(|_| invalid())?,
             region: Region::parse(region).map_err(|_| invalid())?,
+            name: Some(FunctionName::parse(name).map_err(|_| invalid())?),
         })
+    }
+
+    /// The function's unqualified ARN (no version or alias): what its
+    /// follow-up schedules invoke, so they always run the code deployed then.
+    pub fn unqualified_arn(&self) -> Option<String> {
+        let name = self.name.as_ref()?;
+        Some(format!(
+            "arn:{}:lambda:{}:{}:function:{name}",
+            self.partition, self.region, self.account
+        ))
     }
 }
 
@@ -196,6 +301,20 @@ mod tests {
         )
         .unwrap();
         assert_eq!(qualified.partition.as_str(), "aws-us-gov");
+        // The schedule target drops the qualifier.
+        assert_eq!(
+            qualified.unqualified_arn().as_deref(),
+            Some("arn:aws-us-gov:lambda:us-gov-west-1:111122223333:function:coverage")
+        );
+        assert_eq!(
+            identity.unqualified_arn().as_deref(),
+            Some("arn:aws:lambda:eu-west-1:111122223333:function:coverage")
+        );
+        let unnamed = FunctionIdentity {
+            name: None,
+            ..identity.clone()
+        };
+        assert_eq!(unnamed.unqualified_arn(), None);
         for bad in [
             "garbage",
             "function-arn",
@@ -207,6 +326,8 @@ mod tests {
             "arn:aws:lambda:EU:111122223333:function:f",
             "arn:evil:lambda:eu-west-1:111122223333:function:f",
             "arn:aws:lambda:eu-west-1:111122223333:function:f:1:extra",
+            "arn:aws:lambda:eu-west-1:111122223333:function:a.b",
+            "arn:aws:lambda:eu-west-1:111122223333:function:a b",
         ] {
             let error = FunctionIdentity::from_arn(bad).unwrap_err();
             assert_eq!(error.what, "a Lambda function ARN", "{bad}");
@@ -231,5 +352,53 @@ mod tests {
         assert!(serde_json::from_str::<AccountId>("\"1234\"").is_err());
         let error = Region::parse(&"x".repeat(1000)).unwrap_err();
         assert!(error.to_string().len() < 200);
+    }
+
+    #[test]
+    fn follow_up_identifiers_validate() {
+        assert!(UpdateId::parse("b8a4c2f0-3d1e-4f5a-9b6c-7d8e9f0a1b2c").is_ok());
+        assert!(UpdateId::parse(&"a".repeat(40)).is_ok());
+        assert!(UpdateId::parse(&"a".repeat(41)).is_err());
+        assert!(UpdateId::parse("").is_err());
+        assert!(UpdateId::parse("a/b").is_err());
+        assert!(UpdateId::parse("a_b").is_err());
+        assert!(RequestId::parse("c6af9ac6-7b61-11e6-9a41-93e8deadbeef").is_ok());
+        assert!(RequestId::parse("").is_err());
+        for name in ["a", "coverage-follow-ups", "A.b_c-1", &"x".repeat(64)] {
+            assert!(ScheduleName::parse(name).is_ok(), "{name}");
+            assert!(ScheduleGroupName::parse(name).is_ok(), "{name}");
+        }
+        for name in ["", "a b", "a/b", "a:b", &"x".repeat(65)] {
+            assert!(ScheduleName::parse(name).is_err(), "{name}");
+            assert!(ScheduleGroupName::parse(name).is_err(), "{name}");
+        }
+        for arn in [
+            "arn:aws:iam::111122223333:role/follow-up",
+            "arn:aws-cn:iam::111122223333:role/service-role/a+b=c,d.e@f_g-h",
+        ] {
+            assert!(RoleArn::parse(arn).is_ok(), "{arn}");
+        }
+        for arn in [
+            "",
+            "role/x",
+            "arn:aws:iam::111122223333:user/x",
+            "arn:aws:iam::111122223333:role/",
+            "arn:aws:iam::111122223333:role/path/",
+            "arn:aws:iam:us-east-1:111122223333:role/x",
+            "arn:aws:iam::1111:role/x",
+            "arn:aws:sts::111122223333:role/x",
+            "arn:evil:iam::111122223333:role/x",
+            "arn:aws:iam::111122223333:role/x y",
+            "arn:aws:iam::111122223333:role/x;y",
+        ] {
+            assert!(RoleArn::parse(arn).is_err(), "{arn}");
+        }
+        // IAM's limit on an ARN, to the character.
+        let prefix = "arn:aws:iam::111122223333:role/";
+        let longest = format!("{prefix}{}", "a".repeat(2048 - prefix.len()));
+        assert!(RoleArn::parse(&longest).is_ok());
+        assert!(RoleArn::parse(&format!("{longest}a")).is_err());
+        assert!(FunctionName::parse(&"f".repeat(64)).is_ok());
+        assert!(FunctionName::parse(&"f".repeat(65)).is_err());
     }
 }

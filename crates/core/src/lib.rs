@@ -3,12 +3,15 @@
 //! catalog, decides what to do under the operator's policy, and renders the
 //! alert. No I/O, no clock, no environment, no async: the Lambda and the CLI
 //! drive its `Pipeline`, gathering the facts it asks for and executing the
-//! one write it may plan; this crate only thinks.
+//! one write it may plan, and its `FollowUp`, which follows a started
+//! OVERWRITE to its end; this crate only thinks.
 
 pub mod catalog;
 pub mod decide;
 pub mod event;
 pub mod facts;
+pub mod follow_up;
+pub mod follow_up_render;
 pub mod guardrails;
 pub mod ids;
 pub mod issue;
@@ -23,7 +26,14 @@ pub use decide::{
 };
 pub use event::{CoverageEvent, DecodeError, Detail, Transition, decode_event, decode_event_bytes};
 pub use facts::{Fact, FactRequest, Facts};
-pub use ids::{AccountId, ClusterName, EventId, FunctionIdentity, Region};
+pub use follow_up::{
+    FollowUp, FollowUpError, FollowUpNext, FollowUpSettings, FollowUpSummary, ScheduleRequest,
+    ScheduleResult,
+};
+pub use ids::{
+    AccountId, ClusterName, EventId, FunctionIdentity, Region, RequestId, RoleArn,
+    ScheduleGroupName, ScheduleName, UpdateId,
+};
 pub use issue::{AddonIssueCode, Issue, IssueType};
 pub use pipeline::{Invocation, Limits, Next, Pipeline, Settings, Undelivered, WriteResult};
 pub use policy::{Policy, RemediationMode};

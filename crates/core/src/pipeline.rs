@@ -6,7 +6,9 @@
 //! until it says `Done` or `Failed`. The Lambda, `coverage replay`, the tests
 //! and the benchmark all drive this one type, so there is one definition of
 //! the order and of every rule, and every deadline is computed here from
-//! times the shell passes in.
+//! times the shell passes in. After a started OVERWRITE it asks for the
+//! follow-up's schedule (`follow_up`) before the publish, so the alert says
+//! when the update's result will be posted, or why it will not.
 
 use serde_json::Value;
 
@@ -16,8 +18,11 @@ use crate::decide::{
 };
 use crate::event::{CoverageEvent, DecodeError, decode_event, decode_event_bytes};
 use crate::facts::{Fact, FactRequest, Facts};
+use crate::follow_up::{
+    FollowUpNote, FollowUpSettings, ScheduleRequest, ScheduleResult, first_follow_up,
+};
 use crate::guardrails::reads_needed;
-use crate::ids::{FunctionIdentity, IdError};
+use crate::ids::{FunctionIdentity, IdError, RequestId};
 use crate::policy::Policy;
 use crate::render::{Message, MessageFormat, Summary, issue_id, render_message, summary};
 
@@ -35,6 +40,10 @@ pub struct Limits {
     pub margin_ms: u64,
     /// Below this much time for the write, it is not started.
     pub min_write_ms: u64,
+    /// Each `CreateSchedule` (and the claim's `GetSchedule`).
+    pub schedule_ms: u64,
+    /// Below this much time for a schedule, it is not attempted.
+    pub min_schedule_ms: u64,
 }
 
 impl Default for Limits {
@@ -45,6 +54,8 @@ impl Default for Limits {
             publish_ms: 5_000,
             margin_ms: 500,
             min_write_ms: 1_000,
+            schedule_ms: 3_000,
+            min_schedule_ms: 1_000,
         }
     }
 }
@@ -55,6 +66,8 @@ pub struct Settings {
     pub policy: Policy,
     pub format: MessageFormat,
     pub limits: Limits,
+    /// `None`: no follow-up after an OVERWRITE (the alert says so).
+    pub follow_up: Option<FollowUpSettings>,
 }
 
 /// Where and when this invocation runs, as the shell observed it.
@@ -70,6 +83,8 @@ pub struct Invocation {
     /// emulator's duration, a skewed clock): the calls then keep to their own
     /// limits, and the write, which must not be cut off unreported, is refused.
     pub unusable_deadline_ms: Option<u64>,
+    /// `Lambda-Runtime-Aws-Request-Id`: a follow-up's claim records it.
+    pub request_id: Option<RequestId>,
 }
 
 impl Invocation {
@@ -90,7 +105,15 @@ impl Invocation {
             now_ms: Some(now_ms),
             deadline_ms,
             unusable_deadline_ms,
+            request_id: None,
         }
+    }
+
+    /// With the invocation's request id (an unparsable one is dropped: the
+    /// claim then records none, and a retry cannot recognise its own claim).
+    pub fn with_request_id(mut self, request_id: &str) -> Invocation {
+        self.request_id = RequestId::parse(request_id).ok();
+        self
     }
 }
 
@@ -142,6 +165,11 @@ pub enum Next<'a> {
         request: &'a OverwriteRequest,
         deadline_ms: u64,
     },
+    /// Create the follow-up's schedule before `deadline_ms`, then call `scheduled`.
+    Schedule {
+        request: &'a ScheduleRequest,
+        deadline_ms: u64,
+    },
     /// Publish this message before `deadline_ms`, then call `published`.
     Publish {
         message: &'a Message,
@@ -157,9 +185,18 @@ pub enum Next<'a> {
 enum Stage {
     Gathering,
     Writing,
+    Scheduling,
     Publishing,
     Done,
     Failed,
+}
+
+/// What EKS answered to a started OVERWRITE, kept while its follow-up is scheduled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Started {
+    request: OverwriteRequest,
+    update_id: String,
+    status: String,
 }
 
 /// One event's handling.
@@ -172,7 +209,12 @@ pub struct Pipeline<'s> {
     event: CoverageEvent,
     subject: Option<Subject>,
     request: FactRequest,
+    /// Whether an OVERWRITE may follow the reads (their deadline leaves room for it).
+    may_write: bool,
     plan: Option<Plan>,
+    /// The started update, while its follow-up is being scheduled.
+    started: Option<Started>,
+    schedule: Option<ScheduleRequest>,
     outcome: Option<Outcome>,
     message: Option<Message>,
     message_id: Option<String>,
@@ -216,6 +258,9 @@ impl<'s> Pipeline<'s> {
     ) -> Pipeline<'s> {
         let subject = subject_of(&event);
         let request = reads_needed(&event, &subject, &settings.policy, &invocation.function);
+        // The history is read for the OVERWRITE's guardrails, and for a
+        // recovery notice; only the first may lead to a write.
+        let may_write = request.update_history && matches!(subject, Subject::CoverageLost { .. });
         let mut pipeline = Pipeline {
             settings,
             now_ms: invocation.now_ms.unwrap_or(0),
@@ -223,7 +268,10 @@ impl<'s> Pipeline<'s> {
             event,
             subject: Some(subject),
             request,
+            may_write,
             plan: None,
+            started: None,
+            schedule: None,
             outcome: None,
             message: None,
             message_id: None,
@@ -242,9 +290,14 @@ impl<'s> Pipeline<'s> {
         match self.stage {
             Stage::Gathering => {
                 // After the reads there must still be time to publish and,
-                // where a write may follow, for the shortest write worth starting.
-                let writes = self.request.update_history;
-                let reserve = limits.publish_ms + if writes { limits.min_write_ms } else { 0 };
+                // where a write may follow, for the shortest write worth
+                // starting and its follow-up's schedule.
+                let reserve = limits.publish_ms
+                    + if self.may_write {
+                        limits.min_write_ms + self.follow_up_reserve()
+                    } else {
+                        0
+                    };
                 // Coverage is two reads in a row (detector, then coverage).
                 let reads_end = self.now_ms.saturating_add(2 * limits.read_ms);
                 Next::Gather {
@@ -265,6 +318,13 @@ impl<'s> Pipeline<'s> {
                 },
                 // Writing is only entered with an OVERWRITE plan.
                 _ => self.failed("internal: no write planned"),
+            },
+            Stage::Scheduling => match &self.schedule {
+                Some(request) => Next::Schedule {
+                    request,
+                    deadline_ms: self.schedule_end(),
+                },
+                None => self.failed("internal: no schedule planned"),
             },
             Stage::Publishing => match &self.message {
                 Some(message) => Next::Publish {
@@ -309,16 +369,86 @@ impl<'s> Pipeline<'s> {
         };
         let request = request.clone();
         let outcome = match result {
-            WriteResult::Started { update_id, status } => Outcome::UpdateStarted {
-                request,
-                update_id,
-                status,
-            },
+            WriteResult::Started { update_id, status } => {
+                let now_s = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
+                let follow_up = match first_follow_up(
+                    self.settings.follow_up.as_ref(),
+                    &self.invocation.function,
+                    &request,
+                    &update_id,
+                    now_s,
+                ) {
+                    Ok(schedule) => {
+                        let remaining_ms = self.schedule_end().saturating_sub(self.now_ms);
+                        if remaining_ms >= self.settings.limits.min_schedule_ms {
+                            self.schedule = Some(schedule);
+                            self.started = Some(Started {
+                                request,
+                                update_id,
+                                status,
+                            });
+                            self.stage = Stage::Scheduling;
+                            return;
+                        }
+                        FollowUpNote::DeadlineTooClose { remaining_ms }
+                    }
+                    Err(note) => note,
+                };
+                Outcome::UpdateStarted {
+                    request,
+                    update_id,
+                    status,
+                    follow_up,
+                }
+            }
             WriteResult::InUse { message } => Outcome::UpdateInFlight { request, message },
             WriteResult::Failed { error } => Outcome::UpdateFailed { request, error },
             WriteResult::NoAnswer { why } => Outcome::UpdateOutcomeUnknown { request, why },
         };
         self.conclude(outcome);
+    }
+
+    /// Scheduler's answer to `Next::Schedule`.
+    pub fn scheduled(&mut self, result: ScheduleResult, now_ms: u64) {
+        if self.stage != Stage::Scheduling {
+            return;
+        }
+        self.now_ms = now_ms;
+        let (
+            Some(Started {
+                request,
+                update_id,
+                status,
+            }),
+            Some(schedule),
+        ) = (self.started.take(), self.schedule.take())
+        else {
+            return;
+        };
+        let follow_up = match (result, &self.settings.follow_up) {
+            (ScheduleResult::Created, Some(settings)) => FollowUpNote::Scheduled {
+                name: schedule.name,
+                group: schedule.group,
+                due_at: schedule.due_at,
+                every_minutes: settings.delay_minutes,
+                max_minutes: settings.max_minutes,
+            },
+            // Scheduling is only entered with follow-ups configured.
+            (ScheduleResult::Created, None) => FollowUpNote::NotConfigured,
+            (ScheduleResult::AlreadyExists, _) => FollowUpNote::AlreadyScheduled {
+                name: schedule.name,
+                group: schedule.group,
+            },
+            (ScheduleResult::Failed { why }, _) => FollowUpNote::Failed {
+                why: crate::text::clip(&why, 512),
+            },
+        };
+        self.conclude(Outcome::UpdateStarted {
+            request,
+            update_id,
+            status,
+            follow_up,
+        });
     }
 
     /// The destination's answer to `Next::Publish`: the message id, or why not.
@@ -418,11 +548,29 @@ impl<'s> Pipeline<'s> {
         }
     }
 
+    /// The write leaves room for the publish and, where follow-ups are
+    /// configured, for the shortest schedule worth attempting.
     fn write_end(&self) -> u64 {
         let limits = &self.settings.limits;
         self.now_ms
             .saturating_add(limits.write_ms)
+            .min(self.budget_end(limits.publish_ms + self.follow_up_reserve()))
+    }
+
+    /// The follow-up's schedule ends in time for the publish.
+    fn schedule_end(&self) -> u64 {
+        let limits = &self.settings.limits;
+        self.now_ms
+            .saturating_add(limits.schedule_ms)
             .min(self.budget_end(limits.publish_ms))
+    }
+
+    fn follow_up_reserve(&self) -> u64 {
+        if self.settings.follow_up.is_some() {
+            self.settings.limits.min_schedule_ms
+        } else {
+            0
+        }
     }
 
     fn failed(&self, why: &str) -> Next<'_> {

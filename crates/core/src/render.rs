@@ -13,9 +13,11 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::catalog::{CommandKind, Entry, Severity};
-use crate::decide::{ADDON_NAME, NoAction, Outcome, Plan, Subject, format_time};
+use crate::decide::{ADDON_NAME, NoAction, Outcome, Plan, Subject, format_time, parse_time};
 use crate::event::{CoverageEvent, Resource, Transition};
 use crate::facts::{Fact, Facts};
+use crate::follow_up::recovered_after;
+use crate::ids::UpdateId;
 use crate::text::{
     ascii_ellipsis, clip, find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name,
     is_region, printable_ascii, push_code_block, push_code_span, push_command_block,
@@ -66,7 +68,11 @@ impl Alert {
 
 /// What SNS counts against its limit: body, subject, and each attribute's
 /// name, value and data type.
-fn publish_size(subject: &str, body: &str, attributes: &BTreeMap<&'static str, String>) -> usize {
+pub(crate) fn publish_size(
+    subject: &str,
+    body: &str,
+    attributes: &BTreeMap<&'static str, String>,
+) -> usize {
     body.len()
         + subject.len()
         + attributes
@@ -110,6 +116,10 @@ pub struct Summary {
     pub action: &'static str,
     pub outcome: String,
     pub update_id: Option<String>,
+    /// After a started OVERWRITE: whether its follow-up was scheduled
+    /// (`scheduled`, `already-scheduled`, `not-configured`, `schedule-failed`, ...).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub follow_up: Option<&'static str>,
     /// The SNS message id, or "stdout" when no topic is configured.
     pub message_id: String,
 }
@@ -122,6 +132,7 @@ pub fn summary(plan: &Plan, outcome: &Outcome, message_id: &str) -> Summary {
         action: outcome.action_label(),
         outcome: outcome.label(),
         update_id: outcome.update_id().map(str::to_owned),
+        follow_up: outcome.follow_up().map(|f| f.label()),
         message_id: message_id.to_owned(),
     }
 }
@@ -305,6 +316,8 @@ struct View {
     links: Vec<(&'static str, &'static str)>,
     raw_event: Option<String>,
     extra_details: Vec<(String, String)>,
+    /// The OVERWRITE a recovery followed: its update id and the minutes since.
+    recovery: Option<(String, i64)>,
 }
 
 fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
@@ -338,6 +351,7 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
         links: Vec::new(),
         raw_event: None,
         extra_details: Vec::new(),
+        recovery: None,
     };
     match &plan.subject {
         Subject::CoverageLost { entry, issue } => {
@@ -366,6 +380,19 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
             view.why = Cow::Borrowed(
                 "GuardDuty reports the cluster's runtime coverage as Healthy again: the agent is running and reporting.",
             );
+            let event_time = envelope.time.as_deref().and_then(parse_time);
+            if let (Fact::Known(history), Some(event_time)) =
+                (&plan.facts.update_history, event_time)
+                && let Some(recovery) = recovered_after(history, event_time)
+            {
+                let id = clip(&recovery.update.id, 128);
+                view.did = format!(
+                    "Nothing: coverage is back. It recovered {} after OVERWRITE update {id} ({}), the add-on's latest OVERWRITE before this event.",
+                    minutes_phrase(recovery.minutes),
+                    clip(recovery.update.status.as_str(), 64)
+                );
+                view.recovery = Some((id, recovery.minutes));
+            }
             view.steps = vec![
                 "No action needed.",
                 "If an OVERWRITE was made for this cluster, review the direct change it reverted (earlier alert in this thread) so it is not re-applied.",
@@ -481,16 +508,25 @@ fn describe_outcome(
             }
             (sentence, would_call.as_ref().map(|r| clip(&r.as_cli(region), budget.issue)))
         }
-        Outcome::UpdateStarted { request, update_id, status } => (
-            format!(
-                "Retried the add-on update with conflict resolution OVERWRITE, keeping version {} and its configuration values: EKS update {} ({}), idempotency token {}.",
+        Outcome::UpdateStarted { request, update_id, status, follow_up } => {
+            let mut sentence = format!(
+                "Retried the add-on update with conflict resolution OVERWRITE, keeping version {} and its configuration values: EKS update {} ({}), idempotency token {}. Follow-up: {}",
                 request.addon_version.as_deref().unwrap_or("?"),
                 clip(update_id, 128),
                 clip(status, 64),
-                request.client_request_token
-            ),
-            Some(clip(&request.as_cli(region), budget.issue)),
-        ),
+                request.client_request_token,
+                clip(&follow_up.explain(), budget.fact)
+            );
+            // Only a parsed update id goes into a command.
+            match UpdateId::parse(update_id) {
+                Ok(id) if !follow_up.is_scheduled() => sentence.push_str(&format!(
+                    "; check it with: aws eks describe-update --name {} --addon-name {ADDON_NAME} --update-id {id} --region {region}",
+                    request.cluster_name
+                )),
+                _ => sentence.push('.'),
+            }
+            (sentence, Some(clip(&request.as_cli(region), budget.issue)))
+        }
         Outcome::UpdateInFlight { request, message } => (
             format!(
                 "Tried the OVERWRITE retry, but EKS reports an update already in flight (ResourceInUseException), so it was not retried: {}",
@@ -511,6 +547,14 @@ fn describe_outcome(
             ),
             Some(clip(&request.as_cli(region), budget.issue)),
         ),
+    }
+}
+
+fn minutes_phrase(minutes: i64) -> String {
+    if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
     }
 }
 
@@ -652,9 +696,22 @@ fn push_where_line(out: &mut String, view: &View) {
 }
 
 fn thread_id(view: &View) -> String {
-    let part = |value: &Option<String>| {
+    thread_id_for(
+        view.account.as_deref(),
+        view.region.as_deref(),
+        view.cluster.as_deref(),
+    )
+}
+
+/// The chat thread of an account, region and cluster: every message about
+/// one cluster (the alert, the follow-ups, the recovery notice) lands in it.
+pub(crate) fn thread_id_for(
+    account: Option<&str>,
+    region: Option<&str>,
+    cluster: Option<&str>,
+) -> String {
+    let part = |value: Option<&str>| {
         let cleaned: String = value
-            .as_deref()
             .unwrap_or("unknown")
             .chars()
             .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_'))
@@ -668,9 +725,9 @@ fn thread_id(view: &View) -> String {
     };
     format!(
         "guardduty-coverage/{}/{}/{}",
-        part(&view.account),
-        part(&view.region),
-        part(&view.cluster)
+        part(account),
+        part(region),
+        part(cluster)
     )
 }
 
@@ -826,6 +883,13 @@ fn chat_message(plan: &Plan, outcome: &Outcome, view: &View, budget: Budget) -> 
     context.insert("outcome", outcome.label());
     if let Some(update_id) = outcome.update_id() {
         context.insert("updateId", clip(update_id, budget.name));
+    }
+    if let Some(follow_up) = outcome.follow_up() {
+        context.insert("followUp", follow_up.label().to_owned());
+    }
+    if let Some((update_id, minutes)) = &view.recovery {
+        context.insert("recoveredAfterUpdateId", update_id.clone());
+        context.insert("recoveredAfterMinutes", minutes.to_string());
     }
     if let Some(code) = &view.addon_code {
         context.insert("addonIssueCode", code.clone());
@@ -1046,7 +1110,7 @@ fn plain_text(plan: &Plan, view: &View) -> String {
 }
 
 /// Append text with every line after the first indented by two spaces.
-fn push_indented(out: &mut String, text: &str) {
+pub(crate) fn push_indented(out: &mut String, text: &str) {
     let mut lines = text.split('\n');
     if let Some(first) = lines.next() {
         out.push_str(first);

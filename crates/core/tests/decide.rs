@@ -1211,11 +1211,19 @@ fn reads_are_only_requested_where_they_can_matter() {
     let member = conflict_with(|v| v["detail"]["resourceAccountId"] = json!("444455556666"));
     assert_eq!(needed(&member, &enforce(), &home()), GUARDDUTY_ONLY);
 
+    // A recovery reads the history where the function runs (the notice
+    // names the OVERWRITE it followed), in every mode; elsewhere it cannot.
     let mut healthy = event_json("");
     healthy["detail-type"] = json!("GuardDuty Runtime Protection Healthy");
+    let healthy = decode_event(&healthy).unwrap();
+    for policy in [enforce(), dry_run(), with_policy(RemediationMode::Off)] {
+        assert_eq!(needed(&healthy, &policy, &home()), ALL, "{policy:?}");
+    }
+    assert_eq!(needed(&healthy, &enforce(), &away), GUARDDUTY_ONLY);
+    assert_eq!(needed(&healthy, &enforce(), &unparsable), GUARDDUTY_ONLY);
     assert_eq!(
-        needed(&decode_event(&healthy).unwrap(), &enforce(), &home()),
-        SHOWN
+        needed(&healthy, &enforce(), &Fact::NotGathered),
+        GUARDDUTY_ONLY
     );
 
     let mut ecs = event_json("Agent not reporting");

@@ -11,9 +11,10 @@ use coverage_core::facts::{
     AddonHealthIssue, AddonState, AddonStatus, CoverageStatus, LiveCoverage, UpdateRecord,
     UpdateStatus,
 };
+use coverage_core::follow_up::{FollowUpNote, ScheduleKind};
 use coverage_core::{
-    Fact, FactRequest, Facts, Invocation, Limits, MessageFormat, Next, Pipeline, Policy,
-    RemediationMode, Settings, WriteResult,
+    Fact, FactRequest, Facts, FollowUpSettings, Invocation, Limits, MessageFormat, Next, Pipeline,
+    Policy, RemediationMode, RoleArn, ScheduleGroupName, ScheduleResult, Settings, WriteResult,
 };
 use serde_json::{Value, json};
 
@@ -44,6 +45,7 @@ fn settings(mode: RemediationMode) -> Settings {
         },
         format: MessageFormat::Chat,
         limits: Limits::default(),
+        follow_up: None,
     }
 }
 
@@ -147,6 +149,7 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
         panic!("{:?}", pipeline.poll())
     };
     assert!(message.body.contains("u-1"), "{}", message.body);
+    assert_eq!(pipeline.message(), Some(message));
     assert_eq!(message.attributes["outcome"], "update-started");
     assert_eq!(deadline_ms, NOW_MS + 200 + 5_000);
 
@@ -487,4 +490,410 @@ fn not_a_coverage_event_is_an_error_and_bytes_decode_the_same() {
     let from_value = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
     assert_eq!(from_bytes.event(), from_value.event());
     assert_eq!(from_bytes.poll(), from_value.poll());
+}
+
+// --- The follow-up's schedule after a started OVERWRITE ---
+
+const UPDATE_ID: &str = "b8a4c2f0-3d1e-4f5a-9b6c-7d8e9f0a1b2c";
+const ROLE: &str = "arn:aws:iam::111122223333:role/coverage-follow-up-scheduler";
+
+fn follow_up_settings() -> FollowUpSettings {
+    FollowUpSettings {
+        group: ScheduleGroupName::parse("coverage-follow-ups").unwrap(),
+        role_arn: RoleArn::parse(ROLE).unwrap(),
+        delay_minutes: 5,
+        max_minutes: 30,
+    }
+}
+
+fn with_follow_ups(mode: RemediationMode) -> Settings {
+    Settings {
+        follow_up: Some(follow_up_settings()),
+        ..settings(mode)
+    }
+}
+
+fn started(id: &str) -> WriteResult {
+    WriteResult::Started {
+        update_id: id.into(),
+        status: "InProgress".into(),
+    }
+}
+
+/// The pipeline at its write, with the reads answered at `gathered_ms`.
+fn at_the_write<'s>(
+    settings: &'s Settings,
+    invocation: Invocation,
+    gathered_ms: u64,
+) -> Pipeline<'s> {
+    let mut pipeline = Pipeline::new(&event(CONFLICT), settings, invocation).unwrap();
+    pipeline.gathered(good_reads(), gathered_ms);
+    assert!(
+        matches!(pipeline.poll(), Next::Write { .. }),
+        "{:?}",
+        pipeline.poll()
+    );
+    pipeline
+}
+
+#[test]
+fn a_started_overwrite_asks_for_its_follow_up_before_the_publish() {
+    let settings = with_follow_ups(RemediationMode::Enforce);
+    let mut pipeline = at_the_write(&settings, invocation(None), NOW_MS + 100);
+    pipeline.wrote(started(UPDATE_ID), NOW_MS + 200);
+    let Next::Schedule {
+        request,
+        deadline_ms,
+    } = pipeline.poll()
+    else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(pipeline.poll(), pipeline.poll(), "asking again is the same");
+    assert_eq!(deadline_ms, NOW_MS + 200 + 3_000);
+    assert_eq!(request.kind, ScheduleKind::FollowUp);
+    assert!(request.enabled() && request.delete_after_completion());
+    assert_eq!(request.name.as_str(), format!("{UPDATE_ID}-followup-1"));
+    assert_eq!(request.group.as_str(), "coverage-follow-ups");
+    // 09:22:07 (the write's answer) plus five minutes, UTC.
+    assert_eq!(request.expression, "at(2026-03-14T09:27:07)");
+    assert_eq!(request.due_at, 1_773_480_127 + 300);
+    assert_eq!(request.target_arn, HOME_ARN);
+    assert_eq!(request.role_arn.as_str(), ROLE);
+    assert_eq!(
+        serde_json::from_str::<Value>(&request.input.to_json()).unwrap(),
+        json!({"follow_up": {
+            "account": "111122223333", "region": "us-east-1", "cluster": "prod-payments",
+            "addon": "aws-guardduty-agent", "update_id": UPDATE_ID, "event_id": EVENT_ID,
+            "attempt": 1, "started_at": 1_773_480_127
+        }})
+    );
+    assert!(
+        pipeline.outcome().is_none(),
+        "the outcome waits for the schedule"
+    );
+
+    pipeline.scheduled(ScheduleResult::Created, NOW_MS + 300);
+    let Next::Publish {
+        message,
+        deadline_ms,
+    } = pipeline.poll()
+    else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(deadline_ms, NOW_MS + 300 + 5_000);
+    assert!(
+        message.body.contains("Follow-up: the update's result will be posted in this thread at about 2026-03-14T09:27:07Z"),
+        "{}",
+        message.body
+    );
+    assert!(
+        message
+            .body
+            .contains("every 5 min while it runs, for up to 30 min")
+    );
+    assert!(!message.body.contains("aws eks describe-update"));
+    assert_eq!(message.attributes["outcome"], "update-started");
+    let chat: Value = serde_json::from_str(&message.body).unwrap();
+    assert_eq!(
+        chat["metadata"]["additionalContext"]["followUp"],
+        "scheduled"
+    );
+    pipeline.published(Ok("m".into()), NOW_MS + 400);
+    let Next::Done(summary) = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(summary.follow_up, Some("scheduled"));
+    assert_eq!(summary.update_id.as_deref(), Some(UPDATE_ID));
+}
+
+#[test]
+fn each_answer_to_the_schedule_is_what_the_alert_says() {
+    let settings = with_follow_ups(RemediationMode::Enforce);
+    for (result, label, says) in [
+        (
+            ScheduleResult::AlreadyExists,
+            "already-scheduled",
+            "another delivery of this event already scheduled it",
+        ),
+        (
+            ScheduleResult::Failed {
+                why: "CreateSchedule failed: AccessDeniedException".into(),
+            },
+            "schedule-failed",
+            "could not be scheduled (CreateSchedule failed: AccessDeniedException), so nothing will be posted when the update ends; check it with: aws eks describe-update --name prod-payments --addon-name aws-guardduty-agent --update-id b8a4c2f0-3d1e-4f5a-9b6c-7d8e9f0a1b2c --region us-east-1",
+        ),
+    ] {
+        let mut pipeline = at_the_write(&settings, invocation(None), NOW_MS);
+        pipeline.wrote(started(UPDATE_ID), NOW_MS);
+        assert!(matches!(pipeline.poll(), Next::Schedule { .. }));
+        pipeline.scheduled(result, NOW_MS);
+        let Next::Publish { message, .. } = pipeline.poll() else {
+            panic!("{:?}", pipeline.poll())
+        };
+        assert!(message.body.contains(says), "{label}: {}", message.body);
+        assert_eq!(
+            pipeline.outcome().unwrap().follow_up().unwrap().label(),
+            label
+        );
+        assert_eq!(message.attributes["outcome"], "update-started");
+    }
+}
+
+#[test]
+fn without_follow_up_settings_the_alert_says_none_will_come() {
+    let settings = settings(RemediationMode::Enforce);
+    let mut pipeline = at_the_write(&settings, invocation(None), NOW_MS);
+    pipeline.wrote(started(UPDATE_ID), NOW_MS);
+    let Next::Publish { message, .. } = pipeline.poll() else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert!(
+        message.body.contains("follow-ups are not configured (FOLLOW_UP_SCHEDULE_GROUP and FOLLOW_UP_ROLE_ARN are unset)"),
+        "{}",
+        message.body
+    );
+    assert!(
+        message
+            .body
+            .contains("check it with: aws eks describe-update")
+    );
+    assert_eq!(
+        pipeline.outcome().unwrap().follow_up(),
+        Some(&FollowUpNote::NotConfigured)
+    );
+}
+
+#[test]
+fn only_a_started_update_is_followed_up() {
+    let settings = with_follow_ups(RemediationMode::Enforce);
+    for result in [
+        WriteResult::InUse {
+            message: "in use".into(),
+        },
+        WriteResult::Failed { error: "x".into() },
+        WriteResult::NoAnswer { why: "y".into() },
+    ] {
+        let mut pipeline = at_the_write(&settings, invocation(None), NOW_MS);
+        pipeline.wrote(result, NOW_MS);
+        assert!(matches!(pipeline.poll(), Next::Publish { .. }));
+        assert_eq!(pipeline.outcome().unwrap().follow_up(), None);
+    }
+}
+
+#[test]
+fn an_update_id_or_target_that_cannot_name_a_schedule_is_said() {
+    let settings = with_follow_ups(RemediationMode::Enforce);
+    for id in ["a/b", &"a".repeat(41), ""] {
+        let mut pipeline = at_the_write(&settings, invocation(None), NOW_MS);
+        pipeline.wrote(started(id), NOW_MS);
+        assert!(matches!(pipeline.poll(), Next::Publish { .. }), "{id}");
+        assert_eq!(
+            pipeline.outcome().unwrap().follow_up().unwrap().label(),
+            "unusable-update-id",
+            "{id}"
+        );
+    }
+    // Where the function's name is not known (recorded facts), no target.
+    let mut unnamed = invocation(None);
+    let Fact::Known(identity) = &mut unnamed.function else {
+        panic!()
+    };
+    identity.name = None;
+    let mut pipeline = at_the_write(&settings, unnamed, NOW_MS);
+    pipeline.wrote(started(UPDATE_ID), NOW_MS);
+    assert!(matches!(pipeline.poll(), Next::Publish { message, .. }
+        if message.body.contains("the function's own ARN is not known")));
+    assert_eq!(
+        pipeline.outcome().unwrap().follow_up(),
+        Some(&FollowUpNote::TargetUnknown)
+    );
+}
+
+#[test]
+fn follow_up_deadlines_lie_inside_the_invocations() {
+    let configured = with_follow_ups(RemediationMode::Enforce);
+    let deadline = NOW_MS + 30_000;
+    // The reads leave room for the shortest write, the shortest schedule
+    // and the publish.
+    let short = Pipeline::new(
+        &event(CONFLICT),
+        &configured,
+        invocation(Some(NOW_MS + 10_000)),
+    )
+    .unwrap();
+    let Next::Gather { deadline_ms, .. } = short.poll() else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, NOW_MS + 10_000 - 500 - 5_000 - 1_000 - 1_000);
+    // The write ends early enough for the shortest schedule and the publish.
+    let mut pipeline = at_the_write(&configured, invocation(Some(deadline)), NOW_MS + 15_000);
+    let Next::Write { deadline_ms, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, deadline - 500 - 5_000 - 1_000);
+    // The schedule ends in time for the publish.
+    pipeline.wrote(started(UPDATE_ID), deadline - 500 - 5_000 - 2_000);
+    let Next::Schedule { deadline_ms, .. } = pipeline.poll() else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(deadline_ms, deadline - 500 - 5_000);
+    pipeline.scheduled(ScheduleResult::Created, deadline - 500 - 5_000);
+    let Next::Publish { deadline_ms, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, deadline - 500);
+    // Without follow-ups nothing is reserved for them.
+    let plain = settings(RemediationMode::Enforce);
+    let pipeline = at_the_write(&plain, invocation(Some(deadline)), NOW_MS + 15_000);
+    let Next::Write { deadline_ms, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, deadline - 500 - 5_000);
+}
+
+#[test]
+fn the_schedule_is_not_attempted_without_time_for_it() {
+    let settings = with_follow_ups(RemediationMode::Enforce);
+    let deadline = NOW_MS + 30_000;
+    let schedule_end = deadline - 500 - 5_000;
+    for (now, expect_schedule) in [
+        (schedule_end - 1_000, true),
+        (schedule_end - 999, false),
+        (schedule_end + 7, false),
+    ] {
+        let mut pipeline = at_the_write(&settings, invocation(Some(deadline)), NOW_MS);
+        pipeline.wrote(started(UPDATE_ID), now);
+        match pipeline.poll() {
+            Next::Schedule { deadline_ms, .. } => {
+                assert!(expect_schedule, "{now}");
+                assert_eq!(deadline_ms, schedule_end);
+            }
+            Next::Publish { message, .. } => {
+                assert!(!expect_schedule, "{now}");
+                assert_eq!(
+                    pipeline.outcome().unwrap().follow_up(),
+                    Some(&FollowUpNote::DeadlineTooClose {
+                        remaining_ms: schedule_end.saturating_sub(now)
+                    })
+                );
+                assert!(
+                    message.body.contains("not scheduled: only"),
+                    "{}",
+                    message.body
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[test]
+fn schedule_answers_out_of_turn_change_nothing() {
+    let settings = with_follow_ups(RemediationMode::Enforce);
+    let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    pipeline.scheduled(ScheduleResult::Created, NOW_MS);
+    assert!(matches!(pipeline.poll(), Next::Gather { .. }));
+    pipeline.gathered(good_reads(), NOW_MS);
+    pipeline.scheduled(ScheduleResult::Created, NOW_MS);
+    assert!(matches!(pipeline.poll(), Next::Write { .. }));
+    pipeline.wrote(started(UPDATE_ID), NOW_MS);
+    pipeline.scheduled(
+        ScheduleResult::Failed {
+            why: "first".into(),
+        },
+        NOW_MS,
+    );
+    pipeline.scheduled(ScheduleResult::Created, NOW_MS);
+    assert_eq!(
+        pipeline.outcome().unwrap().follow_up().unwrap().label(),
+        "schedule-failed"
+    );
+    assert!(matches!(pipeline.poll(), Next::Publish { .. }));
+}
+
+#[test]
+fn a_recovery_reads_the_history_but_reserves_no_write() {
+    let settings = with_follow_ups(RemediationMode::Enforce);
+    let mut healthy = event("");
+    healthy["detail-type"] = json!("GuardDuty Runtime Protection Healthy");
+    let pipeline = Pipeline::new(&healthy, &settings, invocation(Some(NOW_MS + 10_000))).unwrap();
+    let Next::Gather {
+        request,
+        deadline_ms,
+        ..
+    } = pipeline.poll()
+    else {
+        panic!()
+    };
+    assert!(request.update_history);
+    assert_eq!(deadline_ms, NOW_MS + 10_000 - 500 - 5_000);
+    // Mode off: no history for the conflict, and no write to reserve for.
+    let off = with_follow_ups(RemediationMode::Off);
+    let pipeline =
+        Pipeline::new(&event(CONFLICT), &off, invocation(Some(NOW_MS + 10_000))).unwrap();
+    let Next::Gather {
+        request,
+        deadline_ms,
+        ..
+    } = pipeline.poll()
+    else {
+        panic!()
+    };
+    assert!(!request.update_history);
+    assert_eq!(deadline_ms, NOW_MS + 10_000 - 500 - 5_000);
+}
+
+#[test]
+fn a_recovery_notice_names_the_overwrite_it_followed() {
+    let plain = settings(RemediationMode::Enforce);
+    let mut healthy = event("");
+    healthy["detail-type"] = json!("GuardDuty Runtime Protection Healthy");
+    // The event is at 09:21:07; the OVERWRITE started 12 minutes before.
+    let event_time = 1_773_480_067;
+    let update = |id: &str, created: i64, overwrite: bool| UpdateRecord {
+        id: id.into(),
+        status: UpdateStatus::Successful,
+        created_at: Some(created),
+        resolve_conflicts: overwrite.then(|| "OVERWRITE".into()),
+    };
+    for (history, says) in [
+        (
+            vec![
+                update("older", event_time - 3_600, true),
+                update("the-fix", event_time - 12 * 60 - 30, true),
+                update("plain", event_time - 60, false),
+            ],
+            Some("It recovered 12 minutes after OVERWRITE update the-fix (Successful)"),
+        ),
+        (vec![update("plain", event_time - 60, false)], None),
+        (vec![], None),
+    ] {
+        let mut pipeline = Pipeline::new(&healthy, &plain, invocation(None)).unwrap();
+        let facts = Facts {
+            update_history: Fact::Known(history),
+            ..good_reads()
+        };
+        pipeline.gathered(facts, NOW_MS);
+        let Next::Publish { message, .. } = pipeline.poll() else {
+            panic!()
+        };
+        let chat: Value = serde_json::from_str(&message.body).unwrap();
+        let context = &chat["metadata"]["additionalContext"];
+        match says {
+            Some(says) => {
+                assert!(message.body.contains(says), "{}", message.body);
+                assert_eq!(context["recoveredAfterUpdateId"], "the-fix");
+                assert_eq!(context["recoveredAfterMinutes"], "12");
+            }
+            None => {
+                assert!(message.body.contains("Nothing: coverage is back."));
+                assert!(!message.body.contains("It recovered"), "{}", message.body);
+                assert!(context.get("recoveredAfterUpdateId").is_none());
+            }
+        }
+        assert_eq!(
+            chat["metadata"]["threadId"],
+            "guardduty-coverage/111122223333/us-east-1/prod-payments"
+        );
+    }
 }

@@ -9,9 +9,10 @@ use coverage_core::decide::{Outcome, Plan};
 use coverage_core::facts::{
     AddonHealthIssue, AddonState, AddonStatus, CoverageStatus, LiveCoverage,
 };
+use coverage_core::follow_up::FollowUpNote;
 use coverage_core::{
     Alert, Decision, Fact, Facts, FunctionIdentity, Invocation, Next, Pipeline, Policy,
-    RemediationMode, Settings, decide, decode_event_bytes, render,
+    RemediationMode, ScheduleGroupName, ScheduleName, Settings, decide, decode_event_bytes, render,
 };
 
 fn show(alert: &Alert) -> String {
@@ -121,8 +122,27 @@ fn enforced_overwrite_outcomes() {
         request: request.clone(),
         update_id: "b8a4c2f0-3d1e-4f5a-9b6c-7d8e9f0a1b2c".into(),
         status: "InProgress".into(),
+        follow_up: FollowUpNote::Scheduled {
+            name: ScheduleName::parse("b8a4c2f0-3d1e-4f5a-9b6c-7d8e9f0a1b2c-followup-1").unwrap(),
+            group: ScheduleGroupName::parse("coverage-follow-ups").unwrap(),
+            due_at: 1_773_480_427,
+            every_minutes: 5,
+            max_minutes: 30,
+        },
     };
     insta::assert_snapshot!("conflict_update_started", show(&render(&plan, &started)));
+    let unscheduled = Outcome::UpdateStarted {
+        request: request.clone(),
+        update_id: "b8a4c2f0-3d1e-4f5a-9b6c-7d8e9f0a1b2c".into(),
+        status: "InProgress".into(),
+        follow_up: FollowUpNote::Failed {
+            why: "CreateSchedule failed: AccessDeniedException: not authorized".into(),
+        },
+    };
+    insta::assert_snapshot!(
+        "conflict_update_started_follow_up_failed",
+        show(&render(&plan, &unscheduled))
+    );
     let in_flight = Outcome::UpdateInFlight {
         request: request.clone(),
         message: "ResourceInUseException: Addon aws-guardduty-agent is currently being updated"
@@ -145,4 +165,96 @@ fn enforced_overwrite_outcomes() {
         error: "AccessDeniedException: User is not authorized to perform: eks:UpdateAddon".into(),
     };
     insta::assert_snapshot!("conflict_update_failed", show(&render(&plan, &failed)));
+}
+
+/// The follow-up's messages as posted: a failure with EKS's errors (chat and
+/// text) and a success, for a reviewer to read.
+#[test]
+fn follow_up_messages() {
+    use coverage_core::follow_up::{
+        ClaimResult, FollowUp, FollowUpFacts, FollowUpNext, UpdateDetail, UpdateErrorDetail,
+        UpdateLookup,
+    };
+    use coverage_core::{FollowUpSettings, MessageFormat, RoleArn};
+
+    let started = 1_773_480_127_i64;
+    let payload = serde_json::json!({"follow_up": {
+        "account": "111122223333", "region": "us-east-1", "cluster": "prod-payments",
+        "addon": "aws-guardduty-agent", "update_id": "b8a4c2f0-3d1e-4f5a-9b6c-7d8e9f0a1b2c",
+        "event_id": "4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37", "attempt": 2, "started_at": started
+    }});
+    let facts = |status: &str, errors: Vec<UpdateErrorDetail>, addon: AddonStatus| FollowUpFacts {
+        update: UpdateLookup::Found(UpdateDetail {
+            status: coverage_core::facts::UpdateStatus::parse(status),
+            created_at: Some(started),
+            errors,
+        }),
+        addon: Fact::Known(AddonState {
+            status: addon,
+            version: Some("v1.10.0-eksbuild.2".into()),
+            configuration_values: None,
+            health_issues: vec![],
+            arn: None,
+        }),
+    };
+    let conflict = UpdateErrorDetail {
+        code: "ConfigurationConflict".into(),
+        message: "Conflicts found when trying to apply. Will not continue due to resolve conflicts mode. Conflicts: DaemonSet.apps aws-guardduty-agent - .spec.template.spec.containers[name=\"aws-guardduty-agent\"].image".into(),
+        resource_ids: vec!["aws-guardduty-agent".into()],
+    };
+    let render = |format: MessageFormat, facts: FollowUpFacts| {
+        let settings = Settings {
+            format,
+            follow_up: Some(FollowUpSettings {
+                group: ScheduleGroupName::parse("coverage-follow-ups").unwrap(),
+                role_arn: RoleArn::parse("arn:aws:iam::111122223333:role/follow-up").unwrap(),
+                delay_minutes: 5,
+                max_minutes: 30,
+            }),
+            ..Settings::default()
+        };
+        let invocation = Invocation::lambda(
+            "arn:aws:lambda:us-east-1:111122223333:function:coverage",
+            (started as u64 + 600) * 1000,
+            None,
+        );
+        let mut follow_up = FollowUp::new(&payload, &settings, invocation).unwrap();
+        follow_up.read(facts, (started as u64 + 600) * 1000);
+        follow_up.claimed(ClaimResult::Claimed, (started as u64 + 600) * 1000);
+        let FollowUpNext::Publish { message, .. } = follow_up.poll() else {
+            panic!("{:?}", follow_up.poll())
+        };
+        let attributes: Vec<String> = message
+            .attributes
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}"))
+            .collect();
+        format!(
+            "--- subject\n{}\n--- attributes\n{}\n--- body\n{}",
+            message.subject,
+            attributes.join("\n"),
+            message.body
+        )
+    };
+    insta::assert_snapshot!(
+        "follow_up_failed_chat",
+        render(
+            MessageFormat::Chat,
+            facts("Failed", vec![conflict.clone()], AddonStatus::Degraded)
+        )
+    );
+    insta::assert_snapshot!(
+        "follow_up_failed_text",
+        render(
+            MessageFormat::Text,
+            facts("Failed", vec![conflict], AddonStatus::Degraded)
+        )
+    );
+    insta::assert_snapshot!(
+        "follow_up_succeeded_chat",
+        render(
+            MessageFormat::Chat,
+            facts("Successful", vec![], AddonStatus::Active)
+        )
+    );
 }

@@ -4,10 +4,11 @@
 use std::time::Duration;
 
 use crate::tls::TrustStoreSource;
+use coverage_core::follow_up::FollowUpSettings;
 use coverage_core::policy::{
     ClusterSelection, OverwriteBound, Policy, RemediationMode, parse_cluster_patterns, parse_number,
 };
-use coverage_core::{Limits, Settings};
+use coverage_core::{Limits, RoleArn, ScheduleGroupName, Settings};
 
 pub use coverage_core::MessageFormat;
 
@@ -39,6 +40,9 @@ pub struct Config {
     /// event. Off by default: it saves ~2 ms at full CPU but costs a whole
     /// CPU-quota period at 128 MB (BENCHMARKS.md).
     pub warm_up_at_init: bool,
+    /// Where and how often a started OVERWRITE is followed up; `None` when
+    /// `FOLLOW_UP_SCHEDULE_GROUP` and `FOLLOW_UP_ROLE_ARN` are unset.
+    pub follow_up: Option<FollowUpSettings>,
 }
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
@@ -54,6 +58,18 @@ pub const PUBLISH_TIMEOUT_MS: &str = "PUBLISH_TIMEOUT_MS";
 pub const TLS_TRUST_STORE: &str = "TLS_TRUST_STORE";
 pub const AWS_CA_BUNDLE: &str = "AWS_CA_BUNDLE";
 pub const WARM_UP_AT_INIT: &str = "WARM_UP_AT_INIT";
+pub const FOLLOW_UP_SCHEDULE_GROUP: &str = "FOLLOW_UP_SCHEDULE_GROUP";
+pub const FOLLOW_UP_ROLE_ARN: &str = "FOLLOW_UP_ROLE_ARN";
+pub const FOLLOW_UP_DELAY_MINUTES: &str = "FOLLOW_UP_DELAY_MINUTES";
+pub const FOLLOW_UP_MAX_MINUTES: &str = "FOLLOW_UP_MAX_MINUTES";
+
+/// Minutes between the OVERWRITE and the first look, then between looks:
+/// EKS add-on updates take minutes.
+pub const DEFAULT_FOLLOW_UP_DELAY_MINUTES: u32 = 5;
+/// How long the looks go on: longer than any add-on update should take.
+pub const DEFAULT_FOLLOW_UP_MAX_MINUTES: u32 = 30;
+/// The longest the looks may go on (FOLLOW_UP_MAX_MINUTES at most).
+pub const MAX_FOLLOW_UP_MINUTES: u64 = 120;
 
 impl Default for Config {
     /// What an empty environment gives: stdout, dry-run, the default bound.
@@ -68,6 +84,7 @@ impl Default for Config {
             trust_store: TrustStoreSource::default(),
             extra_ca_pem: None,
             warm_up_at_init: false,
+            follow_up: None,
         }
     }
 }
@@ -198,6 +215,7 @@ impl Config {
                 ));
             }
         };
+        let follow_up = follow_up(&get)?;
         Ok(Config {
             alert_topic_arn,
             message_format,
@@ -215,7 +233,58 @@ impl Config {
             trust_store,
             extra_ca_pem,
             warm_up_at_init,
+            follow_up,
         })
+    }
+}
+
+/// The follow-up's settings: the group and the role together or neither,
+/// the delay and the bound in minutes, the bound at least one delay.
+fn follow_up(
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<FollowUpSettings>, ConfigError> {
+    let fail = |variable: &'static str, message: String| ConfigError { variable, message };
+    let minutes = |variable: &'static str, default: u32, min: u64| match get(variable) {
+        None => Ok(default),
+        Some(text) => parse_number(&text, min, MAX_FOLLOW_UP_MINUTES)
+            .map(|n| u32::try_from(n).unwrap_or(default))
+            .map_err(|e| fail(variable, e.to_string())),
+    };
+    let delay_minutes = minutes(FOLLOW_UP_DELAY_MINUTES, DEFAULT_FOLLOW_UP_DELAY_MINUTES, 1)?;
+    let max_minutes = minutes(FOLLOW_UP_MAX_MINUTES, DEFAULT_FOLLOW_UP_MAX_MINUTES, 1)?;
+    if max_minutes < delay_minutes {
+        return Err(fail(
+            FOLLOW_UP_MAX_MINUTES,
+            format!(
+                "{max_minutes} is less than {FOLLOW_UP_DELAY_MINUTES} ({delay_minutes}): the first look would already be past it"
+            ),
+        ));
+    }
+    let group = get(FOLLOW_UP_SCHEDULE_GROUP)
+        .map(|text| {
+            ScheduleGroupName::parse(&text)
+                .map_err(|e| fail(FOLLOW_UP_SCHEDULE_GROUP, e.to_string()))
+        })
+        .transpose()?;
+    let role_arn = get(FOLLOW_UP_ROLE_ARN)
+        .map(|text| RoleArn::parse(&text).map_err(|e| fail(FOLLOW_UP_ROLE_ARN, e.to_string())))
+        .transpose()?;
+    match (group, role_arn) {
+        (None, None) => Ok(None),
+        (Some(group), Some(role_arn)) => Ok(Some(FollowUpSettings {
+            group,
+            role_arn,
+            delay_minutes,
+            max_minutes,
+        })),
+        (Some(_), None) => Err(fail(
+            FOLLOW_UP_ROLE_ARN,
+            format!("unset while {FOLLOW_UP_SCHEDULE_GROUP} is set: follow-ups need both"),
+        )),
+        (None, Some(_)) => Err(fail(
+            FOLLOW_UP_SCHEDULE_GROUP,
+            format!("unset while {FOLLOW_UP_ROLE_ARN} is set: follow-ups need both"),
+        )),
     }
 }
 
@@ -232,6 +301,7 @@ impl Config {
                 publish_ms: ms(self.publish_timeout),
                 ..Limits::default()
             },
+            follow_up: self.follow_up.clone(),
         }
     }
 }
@@ -339,6 +409,77 @@ mod tests {
             (PUBLISH_TIMEOUT_MS, "soon"),
         ] {
             assert_eq!(config_error(variable, value), variable);
+        }
+    }
+
+    #[test]
+    fn follow_ups_need_a_group_and_a_role() {
+        let both = config(&[
+            (FOLLOW_UP_SCHEDULE_GROUP, "coverage-follow-ups"),
+            (
+                FOLLOW_UP_ROLE_ARN,
+                "arn:aws:iam::111122223333:role/follow-up",
+            ),
+        ])
+        .unwrap();
+        let follow_up = both.follow_up.clone().unwrap();
+        assert_eq!(follow_up.group.as_str(), "coverage-follow-ups");
+        assert_eq!(
+            follow_up.role_arn.as_str(),
+            "arn:aws:iam::111122223333:role/follow-up"
+        );
+        assert_eq!(
+            (follow_up.delay_minutes, follow_up.max_minutes),
+            (
+                DEFAULT_FOLLOW_UP_DELAY_MINUTES,
+                DEFAULT_FOLLOW_UP_MAX_MINUTES
+            )
+        );
+        assert_eq!(both.settings().follow_up, Some(follow_up));
+        assert_eq!(config(&[]).unwrap().settings().follow_up, None);
+        let tuned = config(&[
+            (FOLLOW_UP_SCHEDULE_GROUP, "g"),
+            (FOLLOW_UP_ROLE_ARN, "arn:aws:iam::111122223333:role/r"),
+            (FOLLOW_UP_DELAY_MINUTES, "10"),
+            (FOLLOW_UP_MAX_MINUTES, "10"),
+        ])
+        .unwrap()
+        .follow_up
+        .unwrap();
+        assert_eq!((tuned.delay_minutes, tuned.max_minutes), (10, 10));
+        let longest = config(&[(FOLLOW_UP_MAX_MINUTES, "120")]).unwrap();
+        assert_eq!(longest.follow_up, None, "minutes alone configure nothing");
+        for (pairs, variable) in [
+            (vec![(FOLLOW_UP_SCHEDULE_GROUP, "g")], FOLLOW_UP_ROLE_ARN),
+            (
+                vec![(FOLLOW_UP_ROLE_ARN, "arn:aws:iam::111122223333:role/r")],
+                FOLLOW_UP_SCHEDULE_GROUP,
+            ),
+            (
+                vec![(FOLLOW_UP_SCHEDULE_GROUP, "a/b")],
+                FOLLOW_UP_SCHEDULE_GROUP,
+            ),
+            (vec![(FOLLOW_UP_ROLE_ARN, "role/x")], FOLLOW_UP_ROLE_ARN),
+            (
+                vec![(FOLLOW_UP_DELAY_MINUTES, "0")],
+                FOLLOW_UP_DELAY_MINUTES,
+            ),
+            (
+                vec![(FOLLOW_UP_DELAY_MINUTES, "121")],
+                FOLLOW_UP_DELAY_MINUTES,
+            ),
+            (vec![(FOLLOW_UP_MAX_MINUTES, "121")], FOLLOW_UP_MAX_MINUTES),
+            (vec![(FOLLOW_UP_MAX_MINUTES, "4")], FOLLOW_UP_MAX_MINUTES),
+            (
+                vec![
+                    (FOLLOW_UP_DELAY_MINUTES, "11"),
+                    (FOLLOW_UP_MAX_MINUTES, "10"),
+                ],
+                FOLLOW_UP_MAX_MINUTES,
+            ),
+        ] {
+            let error = config(&pairs).unwrap_err();
+            assert_eq!(error.variable, variable, "{pairs:?}: {error}");
         }
     }
 

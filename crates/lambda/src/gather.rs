@@ -1,7 +1,7 @@
-//! Gathering the facts the pipeline asked for, concurrently, each read failing
-//! soft: a failed or slow read becomes `Fact::Unavailable` with the reason,
-//! and the alert says what could not be read. Every read ends by the
-//! pipeline's deadline.
+//! Gathering the facts the pipeline (or a follow-up) asked for, concurrently,
+//! each read failing soft: a failed or slow read becomes `Fact::Unavailable`
+//! with the reason, and the alert says what could not be read. Every read
+//! ends by the pipeline's deadline.
 
 use std::future::Future;
 use std::sync::Mutex;
@@ -18,6 +18,7 @@ use coverage_core::facts::{
     AddonHealthIssue, AddonState, AddonStatus, CoverageStatistics, CoverageStatus as Coverage,
     Fact, FactRequest, Facts, LiveCoverage, UpdateRecord, UpdateStatus,
 };
+use coverage_core::follow_up::{FollowUpFacts, UpdateDetail, UpdateErrorDetail, UpdateLookup};
 
 /// The most add-on updates read for the OVERWRITE bound. More than this and
 /// the history is reported unreadable: the bound must not be judged on part of it.
@@ -31,6 +32,7 @@ pub struct AwsClients {
     pub eks: aws_sdk_eks::Client,
     pub guardduty: aws_sdk_guardduty::Client,
     pub sns: aws_sdk_sns::Client,
+    pub scheduler: aws_sdk_scheduler::Client,
 }
 
 impl AwsClients {
@@ -39,6 +41,7 @@ impl AwsClients {
             eks: aws_sdk_eks::Client::new(sdk),
             guardduty: aws_sdk_guardduty::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
+            scheduler: aws_sdk_scheduler::Client::new(sdk),
         }
     }
 }
@@ -164,6 +167,67 @@ impl Gatherer<'_> {
             coverage,
             statistics,
         }
+    }
+
+    /// A follow-up's reads: the update and the add-on, concurrently.
+    pub async fn follow_up(&self, cluster: &str, update_id: &str) -> FollowUpFacts {
+        let update = async {
+            match self.bounded(self.describe_update(cluster, update_id)).await {
+                Fact::Known(lookup) => lookup,
+                Fact::Unavailable(why) => UpdateLookup::Unavailable { why },
+                Fact::NotGathered => UpdateLookup::NotGathered,
+            }
+        };
+        let addon = self.bounded(self.describe_addon(cluster));
+        let (update, addon) = tokio::join!(update, addon);
+        FollowUpFacts { update, addon }
+    }
+
+    /// `DescribeUpdate` with its `errors[]`. `ResourceNotFoundException`
+    /// means EKS does not know the update (or the cluster or add-on is gone).
+    async fn describe_update(&self, cluster: &str, update_id: &str) -> Fact<UpdateLookup> {
+        let described = self
+            .clients
+            .eks
+            .describe_update()
+            .name(cluster)
+            .addon_name(ADDON_NAME)
+            .update_id(update_id)
+            .send()
+            .await;
+        let output = match described {
+            Ok(output) => output,
+            Err(error) => {
+                let not_found = error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception());
+                return Fact::Known(if not_found {
+                    UpdateLookup::NotFound {
+                        message: error_text(&error),
+                    }
+                } else {
+                    UpdateLookup::Unavailable {
+                        why: format!("DescribeUpdate failed: {}", error_text(&error)),
+                    }
+                });
+            }
+        };
+        let Some(update) = output.update() else {
+            return Fact::Unavailable("DescribeUpdate returned no update".to_owned());
+        };
+        Fact::Known(UpdateLookup::Found(UpdateDetail {
+            status: UpdateStatus::parse(update.status().map_or("", |s| s.as_str())),
+            created_at: update.created_at().map(|t| t.secs()),
+            errors: update
+                .errors()
+                .iter()
+                .map(|e| UpdateErrorDetail {
+                    code: e.error_code().map_or("", |c| c.as_str()).to_owned(),
+                    message: e.error_message().unwrap_or_default().to_owned(),
+                    resource_ids: e.resource_ids().to_vec(),
+                })
+                .collect(),
+        }))
     }
 
     async fn describe_addon(&self, cluster: &str) -> Fact<AddonState> {

@@ -1,21 +1,28 @@
-//! One invocation: a short loop over the core's `Pipeline`. The pipeline
-//! asks for reads, the one write and the publish, each with a deadline
-//! inside the invocation's; this shell performs them and hands back what
-//! happened. Every event ends in a published alert or in an error that
-//! makes Lambda retry it and then keep it in the on-failure destination.
+//! One invocation: a short loop over the core's `Pipeline` for a coverage
+//! event, or over its `FollowUp` for a follow-up payload (`{"follow_up":
+//! ...}`, which the function's own schedules send). Each asks for reads, the
+//! one write, schedules and the publish, each with a deadline inside the
+//! invocation's; this shell performs them and hands back what happened.
+//! Every event ends in a published alert or in an error that makes Lambda
+//! retry it and then keep it in the on-failure destination.
 
 use std::sync::Mutex;
 
-use coverage_core::{
-    DecodeError, Fact, Invocation, Next, Pipeline, Settings, Summary, Undelivered, WriteResult,
+use coverage_core::follow_up::{
+    FollowUp, FollowUpError, FollowUpNext, FollowUpSummary, is_follow_up,
 };
+use coverage_core::{
+    DecodeError, Fact, Invocation, Next, Pipeline, ScheduleResult, Settings, Summary, Undelivered,
+    WriteResult,
+};
+use serde::Serialize;
 use serde_json::Value;
 use tracing::{Instrument, field};
 
 use crate::config::Config;
 use crate::gather::{AwsClients, Gatherer, now_ms, until};
 use crate::publish::Destination;
-use crate::remediate;
+use crate::{remediate, schedule};
 
 /// Why an invocation failed. Each makes Lambda retry, then send the event to
 /// the on-failure destination with this message.
@@ -23,6 +30,8 @@ use crate::remediate;
 pub enum HandlerError {
     #[error("rejected input: {0}")]
     NotACoverageEvent(#[from] DecodeError),
+    #[error("rejected follow-up: {0}")]
+    FollowUp(#[from] FollowUpError),
     #[error(
         "the alert for event {event_id} ({issue_id}) could not be published to {destination}: {why}"
     )]
@@ -32,6 +41,14 @@ pub enum HandlerError {
         destination: String,
         why: String,
     },
+}
+
+/// What an invocation returns: a coverage event's summary or a follow-up's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum Reply {
+    Event(Summary),
+    FollowUp(FollowUpSummary),
 }
 
 /// The function's state across invocations: configuration and clients, built once.
@@ -90,7 +107,7 @@ impl App {
         &self,
         payload: Value,
         context: &lambda_runtime::Context,
-    ) -> Result<Summary, HandlerError> {
+    ) -> Result<Reply, HandlerError> {
         let now = now_ms();
         tracing::debug!(
             deadline_ms = context.deadline,
@@ -98,14 +115,56 @@ impl App {
             "invocation started"
         );
         let invocation =
-            Invocation::lambda(&context.invoked_function_arn, now, Some(context.deadline));
+            Invocation::lambda(&context.invoked_function_arn, now, Some(context.deadline))
+                .with_request_id(&context.request_id);
         if let Fact::Unavailable(why) = &invocation.function {
             tracing::warn!(
                 why,
                 "cannot read account and region from the function ARN: no write"
             );
         }
-        self.handle(payload, invocation).await
+        self.dispatch(payload, invocation).await
+    }
+
+    /// Handle a payload by its shape: a follow-up (`{"follow_up": ...}`), or
+    /// else a coverage event.
+    pub async fn dispatch(
+        &self,
+        payload: Value,
+        invocation: Invocation,
+    ) -> Result<Reply, HandlerError> {
+        if is_follow_up(&payload) {
+            self.follow_up(payload, invocation)
+                .await
+                .map(Reply::FollowUp)
+        } else {
+            self.handle(payload, invocation).await.map(Reply::Event)
+        }
+    }
+
+    /// Handle a follow-up payload: look at the update, post what became of it.
+    pub async fn follow_up(
+        &self,
+        payload: Value,
+        invocation: Invocation,
+    ) -> Result<FollowUpSummary, HandlerError> {
+        let follow_up = match FollowUp::new(&payload, &self.settings, invocation) {
+            Ok(follow_up) => follow_up,
+            Err(error) => {
+                tracing::error!(error = %error, "rejected follow-up");
+                return Err(error.into());
+            }
+        };
+        let about = follow_up.payload();
+        let span = tracing::info_span!(
+            "follow_up",
+            event_id = %about.event_id,
+            update_id = %about.update_id,
+            cluster = %about.cluster,
+            attempt = about.attempt,
+            outcome = field::Empty,
+        );
+        self.drive_follow_up(follow_up).instrument(span).await
     }
 
     /// Handle one event payload for an invocation described by the caller
@@ -177,22 +236,19 @@ impl App {
                     };
                     pipeline.wrote(result, now_ms());
                 }
+                Next::Schedule {
+                    request,
+                    deadline_ms,
+                } => {
+                    let result = self.create_schedule(request, deadline_ms).await;
+                    pipeline.scheduled(result, now_ms());
+                }
                 Next::Publish {
                     message,
                     deadline_ms,
                 } => {
                     self.record(&pipeline);
-                    let limit = until(deadline_ms);
-                    let result = match tokio::time::timeout(
-                        limit,
-                        self.destination.publish(message),
-                    )
-                    .await
-                    {
-                        Ok(Ok(message_id)) => Ok(message_id),
-                        Ok(Err(error)) => Err(error.to_string()),
-                        Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
-                    };
+                    let result = self.publish(message, deadline_ms).await;
                     pipeline.published(result, now_ms());
                 }
                 Next::Done(summary) => {
@@ -221,6 +277,124 @@ impl App {
         }
     }
 
+    /// Do what the follow-up asks until it is done.
+    async fn drive_follow_up(
+        &self,
+        mut follow_up: FollowUp<'_>,
+    ) -> Result<FollowUpSummary, HandlerError> {
+        loop {
+            match follow_up.poll() {
+                FollowUpNext::Read {
+                    cluster,
+                    update_id,
+                    read_ms,
+                    deadline_ms,
+                } => {
+                    let gatherer = Gatherer {
+                        clients: &self.clients,
+                        timeout: std::time::Duration::from_millis(read_ms),
+                        deadline_ms,
+                        detector_cache: &self.detector_cache,
+                    };
+                    let facts = gatherer
+                        .follow_up(cluster.as_str(), update_id.as_str())
+                        .await;
+                    follow_up.read(facts, now_ms());
+                }
+                FollowUpNext::Schedule {
+                    request,
+                    deadline_ms,
+                } => {
+                    let result = self.create_schedule(request, deadline_ms).await;
+                    follow_up.scheduled(result, now_ms());
+                }
+                FollowUpNext::Claim {
+                    request,
+                    deadline_ms,
+                } => {
+                    let limit = until(deadline_ms);
+                    let claim = schedule::claim(&self.clients.scheduler, request);
+                    let result = match tokio::time::timeout(limit, claim).await {
+                        Ok(result) => result,
+                        Err(_) => coverage_core::follow_up::ClaimResult::Failed {
+                            why: format!(
+                                "Scheduler did not answer within {} ms",
+                                limit.as_millis()
+                            ),
+                        },
+                    };
+                    follow_up.claimed(result, now_ms());
+                }
+                FollowUpNext::Publish {
+                    message,
+                    deadline_ms,
+                } => {
+                    let result = self.publish(message, deadline_ms).await;
+                    follow_up.published(result, now_ms());
+                }
+                FollowUpNext::Done(summary) => {
+                    tracing::Span::current().record("outcome", summary.outcome.as_str());
+                    tracing::info!(
+                        next_schedule = summary.next_schedule.as_deref().unwrap_or("-"),
+                        message_id = summary.message_id.as_deref().unwrap_or("-"),
+                        "follow-up handled"
+                    );
+                    return Ok(summary);
+                }
+                FollowUpNext::Failed(Undelivered {
+                    event_id,
+                    issue_id,
+                    why,
+                }) => {
+                    let error = HandlerError::Publish {
+                        event_id,
+                        issue_id: issue_id.to_owned(),
+                        destination: self.destination.describe(),
+                        why,
+                    };
+                    tracing::error!(error = %error, "follow-up not published; Lambda will retry it");
+                    return Err(error);
+                }
+            }
+        }
+    }
+
+    /// One `CreateSchedule`, within the deadline the core gave.
+    async fn create_schedule(
+        &self,
+        request: &coverage_core::ScheduleRequest,
+        deadline_ms: u64,
+    ) -> ScheduleResult {
+        tracing::info!(
+            schedule = %request.name,
+            group = %request.group,
+            expression = %request.expression,
+            "creating schedule"
+        );
+        let limit = until(deadline_ms);
+        let call = schedule::create(&self.clients.scheduler, request);
+        match tokio::time::timeout(limit, call).await {
+            Ok(result) => result,
+            Err(_) => ScheduleResult::Failed {
+                why: format!("Scheduler did not answer within {} ms", limit.as_millis()),
+            },
+        }
+    }
+
+    /// One publish, within the deadline the core gave.
+    async fn publish(
+        &self,
+        message: &coverage_core::Message,
+        deadline_ms: u64,
+    ) -> Result<String, String> {
+        let limit = until(deadline_ms);
+        match tokio::time::timeout(limit, self.destination.publish(message)).await {
+            Ok(Ok(message_id)) => Ok(message_id),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
+        }
+    }
+
     /// The decision so far, on the event's span.
     fn record(&self, pipeline: &Pipeline<'_>) {
         let span = tracing::Span::current();
@@ -246,6 +420,10 @@ impl From<HandlerError> for lambda_runtime::Diagnostic {
         let error_type = match &error {
             HandlerError::NotACoverageEvent(DecodeError::NotJson { .. }) => "NotJson",
             HandlerError::NotACoverageEvent(_) => "NotACoverageEvent",
+            HandlerError::FollowUp(
+                FollowUpError::Malformed { .. } | FollowUpError::Attempt { .. },
+            ) => "MalformedFollowUp",
+            HandlerError::FollowUp(_) => "FollowUpRejected",
             HandlerError::Publish { .. } => "AlertNotPublished",
         };
         lambda_runtime::Diagnostic {

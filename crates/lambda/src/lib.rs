@@ -1,6 +1,7 @@
 //! The imperative shell around `coverage-core` for AWS Lambda: configuration
 //! from the environment, AWS clients built once, fact gathering, the guarded
-//! `UpdateAddon` OVERWRITE, and publishing the alert to SNS.
+//! `UpdateAddon` OVERWRITE, the follow-up's schedules on EventBridge
+//! Scheduler, and publishing the alert to SNS.
 
 pub mod aws_error;
 pub mod config;
@@ -10,7 +11,8 @@ pub mod logging;
 pub mod payload;
 pub mod publish;
 pub mod remediate;
+pub mod schedule;
 pub mod tls;
 
 pub use config::{Config, ConfigError, MessageFormat};
-pub use handler::{App, HandlerError};
+pub use handler::{App, HandlerError, Reply};

@@ -1,8 +1,9 @@
 //! Local AWS endpoints for the tests, over real HTTP on loopback:
-//! `FakeAws`, a stateful HTTP mock of the EKS add-on, GuardDuty coverage and
-//! SNS Publish APIs (moto has no EKS add-ons or GuardDuty coverage), which
-//! records every request so tests can assert the exact bodies; and `Moto`,
-//! a moto server process for the SNS → SQS round trip.
+//! `FakeAws`, a stateful HTTP mock of the EKS add-on, GuardDuty coverage,
+//! EventBridge Scheduler and SNS Publish APIs (moto has no EKS add-ons or
+//! GuardDuty coverage), which records every request so tests can assert the
+//! exact bodies, and refuses a `CreateSchedule` Scheduler would refuse; and
+//! `Moto`, a moto server process for the SNS → SQS round trip.
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,6 +24,9 @@ pub const CLUSTER: &str = "prod-payments";
 pub const ACCOUNT: &str = "111122223333";
 pub const DETECTOR: &str = "12abc34d567e8fa901bc2d34e56789f0";
 pub const TOPIC: &str = "arn:aws:sns:us-east-1:111122223333:guardduty-coverage-alerts";
+/// The follow-ups' schedule group and the role Scheduler assumes.
+pub const GROUP: &str = "coverage-follow-ups";
+pub const SCHEDULER_ROLE: &str = "arn:aws:iam::111122223333:role/coverage-follow-up-scheduler";
 pub const CONFIG_VALUES: &str =
     r#"{"priorityClassName":"aws-guardduty-agent.priorityclass-high","dnsPolicy":"Default"}"#;
 
@@ -127,6 +131,10 @@ pub struct FakeState {
     pub failures: HashMap<&'static str, VecDeque<Failure>>,
     pub delays: HashMap<&'static str, Duration>,
     pub requests: Vec<Recorded>,
+    /// The schedule groups that exist.
+    pub schedule_groups: Vec<&'static str>,
+    /// Created schedules by (group, name): the `CreateSchedule` body.
+    pub schedules: HashMap<(String, String), Value>,
 }
 
 impl Default for FakeState {
@@ -145,6 +153,8 @@ impl Default for FakeState {
             failures: HashMap::new(),
             delays: HashMap::new(),
             requests: Vec::new(),
+            schedule_groups: vec![GROUP],
+            schedules: HashMap::new(),
         }
     }
 }
@@ -162,6 +172,8 @@ fn operation(method: &str, path: &str, body: &[u8]) -> &'static str {
         ("GET", ["detector"]) => "ListDetectors",
         ("POST", ["detector", _, "coverage"]) => "ListCoverage",
         ("POST", ["detector", _, "coverage", "statistics"]) => "GetCoverageStatistics",
+        ("POST", ["schedules", _]) => "CreateSchedule",
+        ("GET", ["schedules", _]) => "GetSchedule",
         ("POST", [""]) if String::from_utf8_lossy(body).contains("Action=Publish") => "Publish",
         _ => "Unknown",
     }
@@ -182,6 +194,50 @@ fn query_error(failure: &Failure) -> ResponseTemplate {
     ResponseTemplate::new(failure.status)
         .insert_header("content-type", "text/xml")
         .set_body_string(body)
+}
+
+/// What Scheduler itself refuses in a `CreateSchedule` body (a
+/// ValidationException), so a malformed request fails here as it would there.
+fn schedule_body_problem(name: &str, body: &Value) -> Option<String> {
+    let valid_name = |n: &str| {
+        !n.is_empty()
+            && n.len() <= 64
+            && n.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+    };
+    if !valid_name(name) {
+        return Some(format!("invalid schedule name {name:?}"));
+    }
+    let expression = body["ScheduleExpression"].as_str().unwrap_or_default();
+    let at = expression
+        .strip_prefix("at(")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_default();
+    let at_ok = at.len() == 19
+        && at.char_indices().all(|(i, c)| match i {
+            4 | 7 => c == '-',
+            10 => c == 'T',
+            13 | 16 => c == ':',
+            _ => c.is_ascii_digit(),
+        });
+    if !at_ok {
+        return Some(format!("invalid schedule expression {expression:?}"));
+    }
+    if body["FlexibleTimeWindow"]["Mode"].as_str().is_none() {
+        return Some("FlexibleTimeWindow.Mode is required".to_owned());
+    }
+    let target = &body["Target"];
+    for field in ["Arn", "RoleArn"] {
+        if target[field].as_str().is_none_or(str::is_empty) {
+            return Some(format!("Target.{field} is required"));
+        }
+    }
+    if let Some(input) = target["Input"].as_str()
+        && serde_json::from_str::<Value>(input).is_err()
+    {
+        return Some("Target.Input is not JSON".to_owned());
+    }
+    None
 }
 
 fn update_json(id: &str, status: &str, created: i64, version: &str, overwrite: bool) -> Value {
@@ -254,6 +310,41 @@ impl Respond for Responder {
                     ok(json!({"addon": addon}))
                 }
             },
+            "CreateSchedule" => {
+                let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                let group = body["GroupName"].as_str().unwrap_or("default").to_owned();
+                if let Some(problem) = schedule_body_problem(&name, &body) {
+                    return rest_error(&Failure { status: 400, code: "ValidationException", message: "invalid request", times: None })
+                        .set_body_json(json!({"Message": problem}));
+                }
+                if !state.schedule_groups.contains(&group.as_str()) {
+                    return rest_error(&Failure { status: 404, code: "ResourceNotFoundException", message: "Schedule group not found", times: None });
+                }
+                let key = (group.clone(), name.clone());
+                if state.schedules.contains_key(&key) {
+                    return rest_error(&Failure { status: 409, code: "ConflictException", message: "Schedule already exists.", times: None });
+                }
+                state.schedules.insert(key, body);
+                ok(json!({"ScheduleArn": format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/{group}/{name}")}))
+            }
+            "GetSchedule" => {
+                let name = path.rsplit('/').next().unwrap_or_default().to_owned();
+                let group = url::form_urlencoded::parse(request.url.query().unwrap_or_default().as_bytes())
+                    .find(|(k, _)| k == "groupName")
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_else(|| "default".to_owned());
+                match state.schedules.get(&(group.clone(), name.clone())) {
+                    None => rest_error(&Failure { status: 404, code: "ResourceNotFoundException", message: "Schedule not found", times: None }),
+                    Some(body) => {
+                        let mut schedule = body.clone();
+                        schedule["Name"] = json!(name);
+                        schedule["GroupName"] = json!(group);
+                        schedule["Arn"] = json!(format!("arn:aws:scheduler:us-east-1:{ACCOUNT}:schedule/{group}/{name}"));
+                        ok(schedule)
+                    }
+                }
+            }
             "UpdateAddon" => {
                 let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
                 let token = body["clientRequestToken"].as_str().unwrap_or_default().to_owned();
@@ -358,6 +449,39 @@ impl FakeAws {
         });
     }
 
+    /// Change a recorded update (its status, errors, start), as EKS would
+    /// once it ends.
+    pub fn set_update(&self, id: &str, change: impl FnOnce(&mut Value)) {
+        self.set(|s| {
+            let update = s
+                .updates
+                .iter_mut()
+                .find(|u| u["id"] == id)
+                .unwrap_or_else(|| panic!("no update {id}"));
+            change(update);
+        });
+    }
+
+    /// The schedules created, by name (every group).
+    pub fn schedules(&self) -> HashMap<String, Value> {
+        self.state
+            .lock()
+            .unwrap()
+            .schedules
+            .iter()
+            .map(|((_, name), body)| (name.clone(), body.clone()))
+            .collect()
+    }
+
+    /// The payload a schedule hands to the function.
+    pub fn schedule_input(&self, name: &str) -> Value {
+        let schedules = self.schedules();
+        let body = schedules
+            .get(name)
+            .unwrap_or_else(|| panic!("no schedule {name}: {:?}", schedules.keys()));
+        serde_json::from_str(body["Target"]["Input"].as_str().unwrap()).unwrap()
+    }
+
     pub fn requests(&self, operation: &str) -> Vec<Recorded> {
         self.state
             .lock()
@@ -428,6 +552,11 @@ pub async fn clients(aws: &str, sns: &str) -> AwsClients {
         sns: aws_sdk_sns::Client::from_conf(
             aws_sdk_sns::config::Builder::from(&base)
                 .endpoint_url(sns)
+                .build(),
+        ),
+        scheduler: aws_sdk_scheduler::Client::from_conf(
+            aws_sdk_scheduler::config::Builder::from(&base)
+                .endpoint_url(aws)
                 .build(),
         ),
     }
