@@ -151,6 +151,13 @@ async fn every_sample_event_through_cargo_lambda_watch() {
             assert_eq!(summary["outcome"], "recovery-notice");
             break;
         }
+        // A build that failed (a compile error, a linker killed for want of
+        // disk) never answers: say so now rather than after the timeout.
+        let log = watch.log_tail();
+        assert!(
+            !log.contains("error: could not compile"),
+            "cargo lambda watch could not build the function:\n{log}"
+        );
         assert!(
             started.elapsed() < Duration::from_secs(20 * 60),
             "the function never answered:\n{}\n{}",
