@@ -259,19 +259,11 @@ impl App {
                     );
                     return Ok(summary);
                 }
-                Next::Failed(Undelivered {
-                    event_id,
-                    issue_id,
-                    why,
-                }) => {
-                    let error = HandlerError::Publish {
-                        event_id,
-                        issue_id: issue_id.to_owned(),
-                        destination: self.destination.describe(),
-                        why,
-                    };
-                    tracing::error!(error = %error, "alert not published; Lambda will retry the event");
-                    return Err(error);
+                Next::Failed(undelivered) => {
+                    return Err(self.not_published(
+                        undelivered,
+                        "alert not published; Lambda will retry the event",
+                    ));
                 }
             }
         }
@@ -341,19 +333,11 @@ impl App {
                     );
                     return Ok(summary);
                 }
-                FollowUpNext::Failed(Undelivered {
-                    event_id,
-                    issue_id,
-                    why,
-                }) => {
-                    let error = HandlerError::Publish {
-                        event_id,
-                        issue_id: issue_id.to_owned(),
-                        destination: self.destination.describe(),
-                        why,
-                    };
-                    tracing::error!(error = %error, "follow-up not published; Lambda will retry it");
-                    return Err(error);
+                FollowUpNext::Failed(undelivered) => {
+                    return Err(self.not_published(
+                        undelivered,
+                        "follow-up not published; Lambda will retry it",
+                    ));
                 }
             }
         }
@@ -379,6 +363,18 @@ impl App {
                 why: format!("Scheduler did not answer within {} ms", limit.as_millis()),
             },
         }
+    }
+
+    /// The invocation's error for a message that was not delivered, logged.
+    fn not_published(&self, undelivered: Undelivered, log: &'static str) -> HandlerError {
+        let error = HandlerError::Publish {
+            event_id: undelivered.event_id,
+            issue_id: undelivered.issue_id.to_owned(),
+            destination: self.destination.describe(),
+            why: undelivered.why,
+        };
+        tracing::error!(error = %error, "{log}");
+        error
     }
 
     /// One publish, within the deadline the core gave.
