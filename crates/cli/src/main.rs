@@ -120,6 +120,7 @@ impl ReplayArgs {
                     .window_hours
                     .map_or(default_bound.window_seconds, |hours| hours * 3600),
             },
+            ..Policy::default()
         }
     }
 }

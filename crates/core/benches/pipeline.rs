@@ -60,6 +60,7 @@ fn live_facts() -> Facts {
             healthy: Some(11),
             unhealthy: Some(2),
         }),
+        ..Facts::default()
     }
 }
 

@@ -125,6 +125,7 @@ fn rich_facts() -> Facts {
             ..LiveCoverage::default()
         }),
         statistics: Fact::Unavailable("ThrottlingException".into()),
+        ..Facts::default()
     }
 }
 

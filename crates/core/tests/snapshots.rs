@@ -101,6 +101,7 @@ fn enforced_plan() -> Plan {
             updated_at: Some(1_773_480_058),
         }),
         statistics: Fact::Unavailable("ThrottlingException: Rate exceeded".into()),
+        ..Facts::default()
     };
     decide(
         &event,
