@@ -166,6 +166,7 @@ impl Gatherer<'_> {
             update_history,
             coverage,
             statistics,
+            role_not_assumed: None,
         }
     }
 
