@@ -199,8 +199,12 @@ pub fn objects_named(issue: &Issue) -> Vec<AuditObject> {
     let text = issue.detail_text();
     let mut objects = vec![AuditObject::agent_daemonset()];
     let mut add = |object: Option<AuditObject>| {
+        // The same object named twice (the conflict list names the agent
+        // DaemonSet without its namespace) is filtered on once.
         if let Some(object) = object
-            && !objects.contains(&object)
+            && !objects
+                .iter()
+                .any(|o| o.resource == object.resource && o.name == object.name)
             && objects.len() < MAX_OBJECTS
         {
             objects.push(object);
@@ -808,6 +812,42 @@ mod tests {
             AuditObject::new("clusterrolebindings", None, Some("eks:addon-cluster-admin"))
                 .is_some()
         );
+    }
+
+    #[test]
+    fn each_object_is_filtered_on_once() {
+        let issue = Issue::parse(
+            "Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found. Conflicts: DaemonSet.apps aws-guardduty-agent - .spec.a DaemonSet.apps aws-guardduty-agent - .spec.b ClusterRole.rbac.authorization.k8s.io r - .rules",
+        );
+        let objects = objects_named(&issue);
+        assert_eq!(objects.len(), 2, "{objects:?}");
+        assert_eq!(objects[0], AuditObject::agent_daemonset());
+        assert_eq!(
+            objects[1],
+            AuditObject::new("clusterroles", None, Some("r")).unwrap()
+        );
+        let many: String = (0..20)
+            .map(|i| format!(" Role.rbac.authorization.k8s.io r{i} - .rules"))
+            .collect();
+        let objects = objects_named(&Issue::parse(&format!(
+            "Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts:{many}"
+        )));
+        assert_eq!(objects.len(), MAX_OBJECTS);
+        // A webhook denial adds the webhook configurations, a forbidden one the bindings.
+        let webhook = objects_named(&Issue::parse(
+            "Addon Update Failed:EKS Addon Issue - AdmissionRequestDenied: admission webhook \"validate.kyverno.svc\" denied the request",
+        ));
+        assert!(
+            webhook.contains(
+                &AuditObject::new("validatingwebhookconfigurations", None, None).unwrap()
+            )
+        );
+        assert!(!webhook.contains(&AuditObject::new("clusterrolebindings", None, None).unwrap()));
+        // A hostile name never reaches the query.
+        let hostile = objects_named(&Issue::parse(
+            "Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts: DaemonSet.apps x\")|fields(secret - .spec",
+        ));
+        assert_eq!(hostile, vec![AuditObject::agent_daemonset()]);
     }
 
     #[test]
