@@ -1597,6 +1597,24 @@ fn an_empty_or_unreadable_audit_log_does_not_stop_the_overwrite() {
             "{failure:?}"
         );
     }
+    // The alert says the writer could not be checked, and why (a dry-run shows it without EKS).
+    let facts = Facts {
+        audit_log: Fact::Known(AuditTrail::Unreadable {
+            failure: AuditFailure::LogGroupNotFound,
+        }),
+        ..good_facts()
+    };
+    let plan = decide(&event(CONFLICT), &facts, &dry_run());
+    let alert = coverage_core::render(&plan, &plan.outcome_without_call().unwrap());
+    for text in [&alert.text_message, &alert.chat_message] {
+        assert!(text.contains("Last writer: could not be checked: the cluster has no control-plane log group /aws/eks/prod-payments/cluster"), "{text}");
+        assert!(
+            text.contains(
+                "aws eks update-cluster-config --region us-east-1 --name prod-payments --logging"
+            ),
+            "{text}"
+        );
+    }
     for audit_log in [
         Fact::Unavailable("no answer within 4000 ms".into()),
         Fact::NotGathered,
