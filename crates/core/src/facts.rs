@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditTrail;
 use crate::ids::FunctionIdentity;
 use crate::issue::AddonIssueCode;
 
@@ -239,6 +240,8 @@ pub struct Facts {
     /// function's own account, or when the role was assumed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_not_assumed: Option<String>,
+    /// The cluster's audit log: who changed the agent's objects last.
+    pub audit_log: Fact<AuditTrail>,
 }
 
 impl Facts {
@@ -265,6 +268,9 @@ impl Facts {
         if !request.needs_detector() {
             self.detector_id = Fact::NotGathered;
         }
+        if !request.audit_log {
+            self.audit_log = Fact::NotGathered;
+        }
         self
     }
 }
@@ -281,6 +287,9 @@ pub struct FactRequest {
     pub coverage: bool,
     /// `ListDetectors` then `GetCoverageStatistics` for the account.
     pub statistics: bool,
+    /// Logs Insights `StartQuery` + `GetQueryResults` on the cluster's audit
+    /// log (the pipeline's `AuditQuery`).
+    pub audit_log: bool,
 }
 
 impl FactRequest {
@@ -289,7 +298,7 @@ impl FactRequest {
     }
 
     pub fn is_empty(&self) -> bool {
-        !(self.addon || self.update_history || self.coverage || self.statistics)
+        !(self.addon || self.update_history || self.coverage || self.statistics || self.audit_log)
     }
 }
 
@@ -358,6 +367,7 @@ mod tests {
             update_history: Fact::Known(vec![]),
             coverage: Fact::Unavailable("c".into()),
             statistics: Fact::Unavailable("s".into()),
+            audit_log: Fact::Unavailable("l".into()),
             ..Facts::default()
         };
         let none = all.clone().restricted_to(FactRequest::default());
@@ -369,11 +379,13 @@ mod tests {
         assert_eq!(only_history.update_history, Fact::Known(vec![]));
         assert_eq!(only_history.addon, Fact::NotGathered);
         assert_eq!(only_history.detector_id, Fact::NotGathered);
+        assert_eq!(only_history.audit_log, Fact::NotGathered);
         let every = FactRequest {
             addon: true,
             update_history: true,
             coverage: true,
             statistics: true,
+            audit_log: true,
         };
         assert_eq!(all.clone().restricted_to(every), all);
         assert!(FactRequest::default().is_empty());
@@ -413,6 +425,10 @@ mod tests {
             },
             FactRequest {
                 statistics: true,
+                ..FactRequest::default()
+            },
+            FactRequest {
+                audit_log: true,
                 ..FactRequest::default()
             },
         ] {

@@ -273,6 +273,8 @@ pub struct Policy {
     pub mode: RemediationMode,
     pub clusters: ClusterSelection,
     pub bound: OverwriteBound,
+    /// The audit log's window and the operator's reconciling controllers.
+    pub audit: crate::audit::AuditSettings,
     /// The other accounts it may act in (`MEMBER_ACCOUNTS`); none by default.
     pub members: MemberAccounts,
     /// The role it assumes in them (`MEMBER_ROLE_NAME`).
@@ -285,6 +287,7 @@ impl Default for Policy {
             mode: RemediationMode::default(),
             clusters: ClusterSelection::default(),
             bound: OverwriteBound::default(),
+            audit: crate::audit::AuditSettings::default(),
             members: MemberAccounts::default(),
             member_role: RoleName::default_member_role(),
         }

@@ -148,6 +148,7 @@ pub fn not_assumed(request: FactRequest, member: &MemberAccess, why: &str) -> Fa
         update_history: unavailable(request.update_history, &why_read),
         coverage: unavailable(request.coverage, &why_read),
         statistics: unavailable(request.statistics, &why_read),
+        audit_log: unavailable(request.audit_log, &why_read),
         role_not_assumed: Some(why.to_owned()),
         ..Facts::default()
     }

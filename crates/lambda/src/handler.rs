@@ -231,6 +231,7 @@ impl App {
                     member,
                     read_ms,
                     deadline_ms,
+                    audit,
                 } => {
                     let timeout = std::time::Duration::from_millis(read_ms);
                     let facts = match member {
@@ -241,7 +242,9 @@ impl App {
                                 deadline_ms,
                                 detector_cache: &self.detector_cache,
                             };
-                            gatherer.gather(cluster, account, request).await
+                            gatherer
+                                .gather_with_audit(cluster, account, request, audit)
+                                .await
                         }
                         // Every read in the member account, with its role.
                         Some(member) => match self.member_clients(member, deadline_ms).await {
@@ -252,7 +255,9 @@ impl App {
                                     deadline_ms,
                                     detector_cache: &clients.detector_cache,
                                 };
-                                let facts = gatherer.gather(cluster, account, request).await;
+                                let facts = gatherer
+                                    .gather_with_audit(cluster, account, request, audit)
+                                    .await;
                                 assumed = Some(clients);
                                 facts
                             }

@@ -5,6 +5,7 @@
 //! member accounts' clients from their assumed roles.
 
 pub mod accounts;
+pub mod audit_log;
 pub mod aws_error;
 pub mod config;
 pub mod gather;

@@ -1,10 +1,11 @@
 //! The organization hub against the local HTTP fake (with STS `AssumeRole`,
 //! which checks the role ARN and session name and hands out credentials
 //! distinct per account, and records the access key id that signed every
-//! call): a member's conflict is read and remediated with the member role's
-//! credentials; a member that is not allowed gets no `AssumeRole` and no
-//! write; an unassumable role is reported in the alert; credentials are
-//! reused across events from one account until shortly before they expire;
+//! call): a member's conflict is read (the audit-log query too) and
+//! remediated with the member role's credentials; a member that is not
+//! allowed gets no `AssumeRole` and no write; an unassumable role is
+//! reported in the alert; credentials are reused across events from one
+//! account until shortly before they expire;
 //! the own account's events still use the function's own role.
 
 // Test helpers may fail loudly: a panic is a test failure.
@@ -27,14 +28,16 @@ const MEMBER_ROLE: &str = "arn:aws:iam::444455556666:role/GuardDutyCoverageMembe
 /// The hub function's own credentials in the tests (`common::base_config`).
 const OWN_KEY: &str = "AKIDTEST";
 
-/// Every EKS and GuardDuty operation an event's handling may call.
-const READS_AND_WRITE: [&str; 7] = [
+/// Every EKS, GuardDuty and CloudWatch Logs operation an event's handling may call.
+const READS_AND_WRITE: [&str; 9] = [
     "DescribeAddon",
     "ListUpdates",
     "DescribeUpdate",
     "ListDetectors",
     "ListCoverage",
     "GetCoverageStatistics",
+    "StartQuery",
+    "GetQueryResults",
     "UpdateAddon",
 ];
 
@@ -71,7 +74,7 @@ fn member_event(account: &str, id: &str) -> Value {
     value
 }
 
-/// The access key ids that signed each EKS and GuardDuty call.
+/// The access key ids that signed each EKS, GuardDuty and Logs call.
 fn signers(fake: &FakeAws) -> Vec<(&'static str, Option<String>)> {
     fake.all_requests()
         .into_iter()
@@ -112,6 +115,8 @@ async fn a_members_conflict_is_read_and_remediated_with_the_member_roles_credent
         "ListDetectors",
         "ListCoverage",
         "GetCoverageStatistics",
+        "StartQuery",
+        "GetQueryResults",
         "UpdateAddon",
     ] {
         assert!(
