@@ -7,6 +7,7 @@
 //! OVERWRITE to its end; this crate only thinks.
 
 pub mod catalog;
+pub mod commands;
 pub mod decide;
 pub mod event;
 pub mod facts;
