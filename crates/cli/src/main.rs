@@ -285,11 +285,13 @@ fn explain_text(entry: &Entry, issue: &Issue, commands: &[FilledCommand]) -> Str
         } else {
             ""
         };
-        out.push_str(&format!(
-            "  # {}{note}\n  {}\n",
-            command.purpose,
+        // A heredoc's body and closing delimiter must stay as they are.
+        let text = if command.command.contains("<<") {
+            command.command.clone()
+        } else {
             command.command.replace('\n', "\n  ")
-        ));
+        };
+        out.push_str(&format!("  # {}{note}\n  {text}\n", command.purpose));
     }
     out.push_str("\nDocs:\n");
     for link in entry.links {
@@ -572,7 +574,9 @@ fn every_command(cluster: &str, region: &str, account: &str) -> Result<String> {
         ),
         (
             "addon-read-without-values",
-            known.clone().with_addon_settings(Some(without_values.clone())),
+            known
+                .clone()
+                .with_addon_settings(Some(without_values.clone())),
         ),
         ("nothing-known", CommandContext::new(None, None, None, "")),
     ];

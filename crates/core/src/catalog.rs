@@ -596,11 +596,7 @@ static CATALOG: &[Entry] = &[
             "Check whether a GuardDuty endpoint already exists in the cluster's VPC and in what state.",
             "When the agent is managed manually, create the endpoint yourself as documented; with automated configuration GuardDuty retries once the cause is fixed.",
         ],
-        commands: &[
-            CLUSTER_VPC,
-            GUARDDUTY_VPC_ENDPOINTS,
-            CLUSTER_COVERAGE,
-        ],
+        commands: &[CLUSTER_VPC, GUARDDUTY_VPC_ENDPOINTS, CLUSTER_COVERAGE],
         links: VPCE_LINKS,
     },
     Entry {
@@ -1003,12 +999,7 @@ pub static UNRECOGNIZED: Entry = Entry {
         "Check the add-on's status and health issues, and the agent pods.",
         "Compare with the GuardDuty troubleshooting page; if it is a new issue, add a row to the catalog.",
     ],
-    commands: &[
-        CLUSTER_COVERAGE,
-        DESCRIBE_ADDON,
-        KUBECONFIG,
-        AGENT_PODS,
-    ],
+    commands: &[CLUSTER_COVERAGE, DESCRIBE_ADDON, KUBECONFIG, AGENT_PODS],
     links: &[LINK_EKS_COVERAGE, LINK_ADDON_ISSUE],
 };
 

@@ -17,7 +17,9 @@ use crate::catalog::{CommandKind, Entry};
 use crate::decide::ADDON_NAME;
 use crate::event::CoverageEvent;
 use crate::facts::AddonState;
-use crate::text::{find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name, is_region};
+use crate::text::{
+    find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name, is_region,
+};
 
 /// A value a command is filled with: known (a validated identifier), or a
 /// shell variable set by a line the command starts with.
@@ -75,7 +77,8 @@ impl CommandContext {
             cluster: valid(cluster, is_eks_cluster_name, "CLUSTER"),
             region: valid(region, is_region, "AWS_REGION"),
             account: valid(account, is_account_id, "ACCOUNT_ID"),
-            vpc: find_vpc_id(issue_text).map_or(Value::Variable("VPC_ID"), |v| Value::Known(v.to_owned())),
+            vpc: find_vpc_id(issue_text)
+                .map_or(Value::Variable("VPC_ID"), |v| Value::Known(v.to_owned())),
             owner_account: find_owner_account_id(issue_text).map(str::to_owned),
             addon: None,
         }
@@ -275,7 +278,9 @@ impl CommandContext {
         );
         match variable {
             "CLUSTER" => ": \"${CLUSTER:?set CLUSTER to the EKS cluster name}\"".to_owned(),
-            "AWS_REGION" => ": \"${AWS_REGION:?set AWS_REGION to the region of the cluster}\"".to_owned(),
+            "AWS_REGION" => {
+                ": \"${AWS_REGION:?set AWS_REGION to the region of the cluster}\"".to_owned()
+            }
             "ACCOUNT_ID" => format!(
                 "ACCOUNT_ID=$(aws sts get-caller-identity --region {region} --query Account --output text)"
             ),
@@ -348,9 +353,9 @@ impl Quote {
 /// command stays on one line and no renderer's indentation can change it.
 pub fn shell_quote(text: &str) -> String {
     if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '+' | '=' | ','))
+        && text.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':' | '+' | '=' | ',')
+        })
     {
         return text.to_owned();
     }

@@ -264,8 +264,8 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
     };
     match &plan.subject {
         Subject::CoverageLost { entry, issue } => {
-            let context = CommandContext::for_event(event, &issue.raw)
-                .with_addon(plan.facts.addon.known());
+            let context =
+                CommandContext::for_event(event, &issue.raw).with_addon(plan.facts.addon.known());
             view.severity = entry.severity;
             view.emoji = match entry.severity {
                 Severity::High => ":rotating_light:",
@@ -995,7 +995,7 @@ fn plain_text(plan: &Plan, view: &View) -> String {
                 ""
             };
             let _ = write!(out, "  # {purpose}{note}\n  ");
-            push_indented(&mut out, command);
+            push_command(&mut out, command);
             out.push('\n');
         }
     }
@@ -1021,6 +1021,17 @@ fn plain_text(plan: &Plan, view: &View) -> String {
     }
     out.push('\n');
     out
+}
+
+/// Append one of our commands: indented like the rest, except that a
+/// command with a heredoc keeps its lines as they are, so that its body and
+/// its closing delimiter still work when pasted.
+fn push_command(out: &mut String, command: &str) {
+    if command.contains("<<") {
+        out.push_str(command);
+    } else {
+        push_indented(out, command);
+    }
 }
 
 /// Append text with every line after the first indented by two spaces.
