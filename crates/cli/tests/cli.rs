@@ -229,7 +229,7 @@ const FACTS: [(&str, &str); 7] = [
     ),
 ];
 
-const EXPECTED_CALL: &str = "aws eks update-addon --cluster-name prod-payments --addon-name aws-guardduty-agent --region us-east-1 --resolve-conflicts OVERWRITE --addon-version v1.10.0-eksbuild.2 --configuration-values '{\"priorityClassName\":\"aws-guardduty-agent.priorityclass-high\",\"dnsPolicy\":\"Default\"}' --client-request-token 4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37";
+const EXPECTED_CALL: &str = "aws eks update-addon --cluster-name prod-payments --addon-name aws-guardduty-agent --region us-east-1 --resolve-conflicts OVERWRITE --addon-version v1.10.0-eksbuild.2 --client-request-token 4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37 --configuration-values '{\"priorityClassName\":\"aws-guardduty-agent.priorityclass-high\",\"dnsPolicy\":\"Default\"}'";
 
 fn facts_file(name: &str) -> PathBuf {
     repo().join("events/facts").join(name)

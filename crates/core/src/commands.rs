@@ -236,6 +236,12 @@ impl CommandContext {
                 },
             ));
         }
+        if rest.starts_with("{configuration_values_flag}") {
+            return Some((
+                "{configuration_values_flag}",
+                self.configuration_values_flag(needed),
+            ));
+        }
         if rest.starts_with("{keep_addon_settings}") {
             let mut flags = String::from("--addon-version ");
             match version {
@@ -245,25 +251,27 @@ impl CommandContext {
                     flags.push_str(&Quote::None.variable("VERSION"));
                 }
             }
-            match &self.addon {
-                Some(AddonSettings {
-                    configuration_values: Some(values),
-                    ..
-                }) => {
-                    flags.push_str(" --configuration-values ");
-                    flags.push_str(&shell_quote(values));
-                }
-                // Read, and none set: nothing to keep.
-                Some(_) => {}
-                None => {
-                    need(needed, "CONFIG");
-                    flags.push_str(" --configuration-values ");
-                    flags.push_str(&Quote::None.variable("CONFIG"));
-                }
-            }
+            flags.push_str(&self.configuration_values_flag(needed));
             return Some(("{keep_addon_settings}", flags));
         }
         None
+    }
+
+    /// ` --configuration-values ...` as read, nothing when the add-on has
+    /// none, or the variable a line before the command fetches.
+    fn configuration_values_flag(&self, needed: &mut Vec<&'static str>) -> String {
+        match &self.addon {
+            Some(AddonSettings {
+                configuration_values: Some(values),
+                ..
+            }) => format!(" --configuration-values {}", shell_quote(values)),
+            // Read, and none set: nothing to keep.
+            Some(_) => String::new(),
+            None => {
+                need(needed, "CONFIG");
+                format!(" --configuration-values {}", Quote::None.variable("CONFIG"))
+            }
+        }
     }
 
     /// The line that sets a variable the command uses.
@@ -394,15 +402,15 @@ pub fn overwrite_command(
 ) -> String {
     let context = CommandContext::new(Some(cluster), Some(region), None, "")
         .with_addon_settings(addon.cloned());
-    let mut command = context.fill_shell(&format!(
-        "aws eks update-addon --cluster-name {{cluster}} --addon-name {ADDON_NAME} --region {{region}} --resolve-conflicts OVERWRITE {{keep_addon_settings}}"
-    ));
-    // Appended after the filling: a token is never a template.
-    if let Some(token) = client_request_token {
-        command.push_str(" --client-request-token ");
-        command.push_str(&shell_quote(token));
-    }
-    command
+    // The token is an EventBridge event id (letters, digits, `-`): quoted
+    // anyway, it cannot be read as a placeholder.
+    let token = client_request_token
+        .map(|t| format!(" --client-request-token {}", shell_quote(t)))
+        .filter(|t| !t.contains('{'))
+        .unwrap_or_default();
+    context.fill_shell(&format!(
+        "aws eks update-addon --cluster-name {{cluster}} --addon-name {ADDON_NAME} --region {{region}} --resolve-conflicts OVERWRITE --addon-version {{addon_version}}{token}{{configuration_values_flag}}"
+    ))
 }
 
 /// A catalog command with its placeholders filled in.

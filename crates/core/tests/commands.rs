@@ -150,7 +150,7 @@ fn the_overwrite_keeps_version_and_values_quoted() {
     let command = overwrite_command("prod", "us-east-1", Some(&addon), Some("abc-1"));
     assert_eq!(
         command,
-        r#"aws eks update-addon --cluster-name prod --addon-name aws-guardduty-agent --region us-east-1 --resolve-conflicts OVERWRITE --addon-version v1.10.0-eksbuild.2 --configuration-values $'{"note":"it\'s",\n"x":"a\\\\b"}' --client-request-token abc-1"#
+        r#"aws eks update-addon --cluster-name prod --addon-name aws-guardduty-agent --region us-east-1 --resolve-conflicts OVERWRITE --addon-version v1.10.0-eksbuild.2 --client-request-token abc-1 --configuration-values $'{"note":"it\'s",\n"x":"a\\\\b"}'"#
     );
     assert_eq!(shell_quote("it's"), r"'it'\''s'");
     assert_eq!(shell_quote(""), "''");
