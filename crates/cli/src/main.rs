@@ -39,14 +39,15 @@ enum Command {
     Explain {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Fill the cluster name into the commands.
-        #[arg(long)]
+        /// Fill the cluster name into the commands (a valid EKS name, or an
+        /// error; without it the commands read `$CLUSTER`).
+        #[arg(long, value_parser = valid_cluster)]
         cluster: Option<String>,
-        /// Fill the region into the commands.
-        #[arg(long)]
+        /// Fill the region into the commands (a region code, or an error).
+        #[arg(long, value_parser = valid_region)]
         region: Option<String>,
-        /// Fill the account id into the commands.
-        #[arg(long)]
+        /// Fill the account id into the commands (twelve digits, or an error).
+        #[arg(long, value_parser = valid_account)]
         account: Option<String>,
         /// The issue string; `-` reads standard input.
         issue: String,
@@ -229,7 +230,13 @@ fn explain(
     } else {
         issue.to_owned()
     };
-    let issue = Issue::parse(text.trim_end_matches(['\r', '\n']));
+    let text = text.trim_end_matches(['\r', '\n']);
+    if text.trim().is_empty() {
+        anyhow::bail!(
+            "the issue string is empty: pass GuardDuty's detail.issue text, or - to read it from standard input"
+        );
+    }
+    let issue = Issue::parse(text);
     let entry = catalog::classify(&issue);
     let context = CommandContext::new(cluster, region, account, &issue.raw);
     let commands = fill_commands(entry, &context);
@@ -264,17 +271,27 @@ fn explain_text(entry: &Entry, issue: &Issue, commands: &[FilledCommand]) -> Str
         entry.severity.as_str(),
         entry.actionability.as_str()
     ));
-    out.push_str(&format!("issue type: {}\n", issue.issue_type.name()));
+    // Continuation lines (a multi-line conflict list) stay under their label.
+    let indented = |text: &str| text.replace('\n', "\n  ");
+    out.push_str(&format!(
+        "issue type: {}\n",
+        indented(issue.issue_type.name())
+    ));
     if let Some(addon) = &issue.addon_issue {
         out.push_str(&format!(
             "add-on issue: {} - {}\n",
             addon.code.as_ref().map_or("(no code)", |c| c.as_str()),
-            addon.message
+            indented(&addon.message)
         ));
     } else if let Some(extra) = &issue.extra {
-        out.push_str(&format!("extra information: {extra}\n"));
+        out.push_str(&format!("extra information: {}\n", indented(extra)));
     }
-    out.push_str(&format!("\nWhy: {}\n\nSteps:\n", entry.why));
+    out.push_str(&format!("\nWhy: {}\n", entry.why));
+    if entry.id == catalog::UNRECOGNIZED.id {
+        // The wording says the raw text is below: here it is, whole.
+        out.push_str(&format!("\nRaw issue text:\n  {}\n", indented(&issue.raw)));
+    }
+    out.push_str("\nSteps:\n");
     for (index, step) in entry.steps.iter().enumerate() {
         out.push_str(&format!("  {}. {step}\n", index + 1));
     }
