@@ -95,7 +95,8 @@ pub enum NoAction {
 }
 
 /// A fact the guardrails depend on that was not gathered (offline replay,
-/// dry-run): listed in the alert as not checked.
+/// dry-run) or, in a dry-run, could not be read: listed in the alert as not
+/// checked, and a dry-run's reason stays "dry-run".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Evidence {

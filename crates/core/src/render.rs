@@ -415,7 +415,7 @@ fn describe_outcome(
             let mut sentence = format!("OVERWRITE retry not made: {}.", clip(&reason.explain(), budget.fact));
             if !unchecked.is_empty() {
                 let unchecked: Vec<&str> = unchecked.iter().map(|e| e.describe()).collect();
-                sentence.push_str(&format!(" Facts this function did not read, so their guardrails were not checked: {}.", unchecked.join("; ")));
+                sentence.push_str(&format!(" Facts this function did not have (not read, or the read failed; see the live state), so the guardrails that need them were not checked: {}.", unchecked.join("; ")));
             }
             if would_call.is_some() {
                 sentence.push_str(" The call it would make:");
