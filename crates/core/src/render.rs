@@ -254,7 +254,11 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
         why: Cow::Borrowed(""),
         did,
         did_command,
-        facts: describe_facts(event, &plan.facts, budget),
+        facts: [
+            describe_facts(event, &plan.facts, budget),
+            crate::audit::describe_plan(plan),
+        ]
+        .concat(),
         steps: Vec::new(),
         commands: Vec::new(),
         links: Vec::new(),
