@@ -19,9 +19,8 @@ use crate::facts::{Fact, Facts};
 use crate::follow_up::recovered_after;
 use crate::ids::UpdateId;
 use crate::text::{
-    ascii_ellipsis, clip, find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name,
-    is_region, printable_ascii, push_code_block, push_code_span, push_command_block,
-    push_inert_prose,
+    ascii_ellipsis, clip, is_account_id, is_eks_cluster_name, is_region, printable_ascii,
+    push_code_block, push_code_span, push_command_block, push_inert_prose,
 };
 
 /// SNS's limit on a message, attributes and subject included.
@@ -200,100 +199,10 @@ fn within_budget<T>(render: impl Fn(Budget) -> (T, usize)) -> T {
     }
 }
 
-/// The values commands are filled in with: only well-formed ones, else a
-/// placeholder, so nothing from the event can inject into a shell.
-#[derive(Debug, Clone)]
-pub struct CommandContext {
-    cluster: String,
-    region: String,
-    account: String,
-    vpc: String,
-    owner_account: String,
-}
-
-impl CommandContext {
-    /// From loose values (the CLI's flags); invalid ones become placeholders.
-    pub fn new(
-        cluster: Option<&str>,
-        region: Option<&str>,
-        account: Option<&str>,
-        issue_text: &str,
-    ) -> Self {
-        let valid = |value: Option<&str>, check: fn(&str) -> bool, placeholder: &str| {
-            value.filter(|v| check(v)).unwrap_or(placeholder).to_owned()
-        };
-        CommandContext {
-            cluster: valid(cluster, is_eks_cluster_name, "<cluster-name>"),
-            region: valid(region, is_region, "<region>"),
-            account: valid(account, is_account_id, "<account-id>"),
-            vpc: find_vpc_id(issue_text).unwrap_or("<vpc-id>").to_owned(),
-            owner_account: find_owner_account_id(issue_text)
-                .unwrap_or("<owner-account-id>")
-                .to_owned(),
-        }
-    }
-
-    fn for_event(event: &CoverageEvent, issue_text: &str) -> Self {
-        Self::new(
-            event.cluster_name(),
-            event.envelope.region.as_deref(),
-            event.resource_account(),
-            issue_text,
-        )
-    }
-
-    /// Fill `{cluster}`, `{region}`, `{account}`, `{vpc}` and `{owner_account}`
-    /// in one pass; other braces (JSON in commands) are left alone.
-    pub fn fill(&self, template: &str) -> String {
-        let mut out = String::with_capacity(template.len() + 64);
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let tail = &rest[open..];
-            let placeholder = [
-                ("{cluster}", &self.cluster),
-                ("{region}", &self.region),
-                ("{account}", &self.account),
-                ("{vpc}", &self.vpc),
-                ("{owner_account}", &self.owner_account),
-            ]
-            .into_iter()
-            .find(|(name, _)| tail.starts_with(name));
-            match placeholder {
-                Some((name, value)) => {
-                    out.push_str(value);
-                    rest = &tail[name.len()..];
-                }
-                None => {
-                    out.push('{');
-                    rest = &tail[1..];
-                }
-            }
-        }
-        out.push_str(rest);
-        out
-    }
-}
-
-/// A catalog command with its placeholders filled in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FilledCommand {
-    pub purpose: String,
-    pub kind: CommandKind,
-    pub command: String,
-}
-
-pub fn fill_commands(entry: &Entry, context: &CommandContext) -> Vec<FilledCommand> {
-    entry
-        .commands
-        .iter()
-        .map(|c| FilledCommand {
-            purpose: context.fill(c.purpose),
-            kind: c.kind,
-            command: context.fill(c.template),
-        })
-        .collect()
-}
+// The commands (context, filling, quoting) live in `crate::commands`;
+// re-exported here, where the renderings and the CLI have always found them.
+pub use crate::commands::{CommandContext, FilledCommand, fill_commands};
+use crate::commands::{describe_update_command, list_updates_command};
 
 /// Everything both renderings share, already clipped.
 struct View {
@@ -359,7 +268,8 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
     };
     match &plan.subject {
         Subject::CoverageLost { entry, issue } => {
-            let context = CommandContext::for_event(event, &issue.raw);
+            let context =
+                CommandContext::for_event(event, &issue.raw).with_addon(plan.facts.addon.known());
             view.severity = entry.severity;
             view.emoji = match entry.severity {
                 Severity::High => ":rotating_light:",
@@ -374,6 +284,10 @@ fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
             view.why = Cow::Borrowed(entry.why);
             view.steps = entry.steps.to_vec();
             view.commands = fill_commands(entry, &context);
+            // One OVERWRITE command per alert: the exact call, where it is shown.
+            if view.did_command.is_some() {
+                view.commands.retain(|c| !c.is_overwrite());
+            }
             view.links = entry.links.iter().map(|l| (l.title, l.url)).collect();
         }
         Subject::CoverageRestored => {
@@ -505,7 +419,7 @@ fn describe_outcome(
             let mut sentence = format!("OVERWRITE retry not made: {}.", clip(&reason.explain(), budget.fact));
             if !unchecked.is_empty() {
                 let unchecked: Vec<&str> = unchecked.iter().map(|e| e.describe()).collect();
-                sentence.push_str(&format!(" Not checked, facts not gathered: {}.", unchecked.join("; ")));
+                sentence.push_str(&format!(" Facts this function did not have (not read, or the read failed; see the live state), so the guardrails that need them were not checked: {}.", unchecked.join("; ")));
             }
             if would_call.is_some() {
                 sentence.push_str(" The call it would make:");
@@ -524,8 +438,8 @@ fn describe_outcome(
             // Only a parsed update id goes into a command.
             match UpdateId::parse(update_id) {
                 Ok(id) if !follow_up.is_scheduled() => sentence.push_str(&format!(
-                    "; check it with: aws eks describe-update --name {} --addon-name {ADDON_NAME} --update-id {id} --region {region}",
-                    request.cluster_name
+                    "; check it with: {}",
+                    describe_update_command(&request.cluster_name, id.as_str(), region)
                 )),
                 _ => sentence.push('.'),
             }
@@ -544,9 +458,9 @@ fn describe_outcome(
         ),
         Outcome::UpdateOutcomeUnknown { request, why } => (
             format!(
-                "Called UpdateAddon with conflict resolution OVERWRITE, but the outcome is unknown: {}. EKS may or may not have started the update; check with `aws eks list-updates --name {} --addon-name {ADDON_NAME} --region {region}`. A retry is safe: the same idempotency token ({}) lets EKS start at most one update. The call:",
+                "Called UpdateAddon with conflict resolution OVERWRITE, but the outcome is unknown: {}. EKS may or may not have started the update; check with `{}`. A retry is safe: the same idempotency token ({}) lets EKS start at most one update. The call:",
                 clip(why, 512),
-                request.cluster_name,
+                list_updates_command(&request.cluster_name, region),
                 request.client_request_token
             ),
             Some(clip(&request.as_cli(region), budget.issue)),
@@ -1085,7 +999,7 @@ fn plain_text(plan: &Plan, view: &View) -> String {
                 ""
             };
             let _ = write!(out, "  # {purpose}{note}\n  ");
-            push_indented(&mut out, command);
+            push_command(&mut out, command);
             out.push('\n');
         }
     }
@@ -1111,6 +1025,17 @@ fn plain_text(plan: &Plan, view: &View) -> String {
     }
     out.push('\n');
     out
+}
+
+/// Append one of our commands: indented like the rest, except that a
+/// command with a heredoc keeps its lines as they are, so that its body and
+/// its closing delimiter still work when pasted.
+fn push_command(out: &mut String, command: &str) {
+    if command.contains("<<") {
+        out.push_str(command);
+    } else {
+        push_indented(out, command);
+    }
 }
 
 /// Append text with every line after the first indented by two spaces.
