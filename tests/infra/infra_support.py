@@ -15,6 +15,7 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "infra" / "template.yaml"
+MEMBER_TEMPLATE_PATH = REPO_ROOT / "infra" / "member.yaml"
 EVENTS_DIR = REPO_ROOT / "events"
 
 # Which EventBridge implementation judged the rule pattern (for the summary).
@@ -60,12 +61,15 @@ def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str,
 
 
 def event_rule_pattern(template: dict[str, Any]) -> dict[str, Any]:
-    """The EventPattern of the template's only EventBridge rule, as plain JSON data."""
+    """The EventPattern of the template's EventBridge rules, as plain JSON data:
+    the hub's two rules (default bus, hub bus) must have the same one."""
     rules = resources_of_type(template, "AWS::Events::Rule")
-    if len(rules) != 1:
-        raise AssertionError(f"expected exactly one AWS::Events::Rule, found {sorted(rules)}")
-    (rule,) = rules.values()
-    pattern = rule["Properties"]["EventPattern"]
+    if not rules:
+        raise AssertionError("expected an AWS::Events::Rule, found none")
+    patterns = [rule["Properties"]["EventPattern"] for rule in rules.values()]
+    if any(p != patterns[0] for p in patterns):
+        raise AssertionError(f"the rules {sorted(rules)} have different patterns")
+    pattern = patterns[0]
     _assert_no_intrinsics(pattern)
     return pattern
 

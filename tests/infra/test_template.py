@@ -37,6 +37,9 @@ ENVIRONMENT = {
     "FOLLOW_UP_ROLE_ARN": {"Fn::GetAtt": ["FollowUpSchedulerRole", "Arn"]},
     "FOLLOW_UP_DELAY_MINUTES": {"Ref": "FollowUpDelayMinutes"},
     "FOLLOW_UP_MAX_MINUTES": {"Ref": "FollowUpMaxMinutes"},
+    # The organization hub: without OrganizationId, no member account.
+    "MEMBER_ACCOUNTS": {"Fn::If": ["IsOrganizationHub", {"Ref": "MemberAccounts"}, ""]},
+    "MEMBER_ROLE_NAME": {"Ref": "MemberRoleName"},
     "AUDIT_WINDOW_DAYS": {"Ref": "AuditWindowDays"},
     "AUDIT_QUERY_BUDGET_MS": {"Ref": "AuditQueryBudgetMs"},
     "RECONCILING_CONTROLLERS": {"Ref": "ReconcilingControllers"},
@@ -45,6 +48,17 @@ EKS_LOG_GROUP_ARNS = [
     "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/eks/*/cluster",
     "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/eks/*/cluster:*",
 ]
+MEMBER_ROLE_ARN = "arn:${AWS::Partition}:iam::*:role/${MemberRoleName}"
+NO_VALUE = {"Ref": "AWS::NoValue"}
+
+
+def _unless_no_hub(item: Any) -> Any:
+    """A list item present only in a hub: {"Fn::If": ["IsOrganizationHub", item, NoValue]}."""
+    if isinstance(item, dict) and "Fn::If" in item:
+        condition, present, absent = item["Fn::If"]
+        assert (condition, absent) == ("IsOrganizationHub", NO_VALUE), item
+        return present
+    return item
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +76,9 @@ def function(template: dict[str, Any]) -> dict[str, Any]:
 def _statements(template: dict[str, Any], role_name: str = "FunctionRole") -> list[dict[str, Any]]:
     """Every statement granted to a role of the stack, inline or attached."""
     role = template["Resources"][role_name]["Properties"]
-    statements = [s for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+    statements = [
+        _unless_no_hub(s) for p in role.get("Policies", []) for s in p["PolicyDocument"]["Statement"]
+    ]
     for policy in resources_of_type(template, "AWS::IAM::Policy").values():
         roles = policy["Properties"]["Roles"]
         assert len(roles) == 1, roles
@@ -115,6 +131,8 @@ def test_logging_is_json_with_explicit_log_group(template: dict[str, Any], funct
 def test_every_setting_the_function_reads_is_wired(template: dict[str, Any], function: dict[str, Any]) -> None:
     assert function["Properties"]["Environment"]["Variables"] == ENVIRONMENT
     for source in ENVIRONMENT.values():
+        if "Fn::If" in source:
+            source = source["Fn::If"][1]
         name = source["Ref"] if "Ref" in source else source["Fn::GetAtt"][0]
         assert name in template["Parameters"] or name in template["Resources"], name
 
@@ -198,6 +216,7 @@ def test_role_grants_exactly_the_calls_the_function_makes(template: dict[str, An
         "kms:Decrypt": [{"Fn::GetAtt": ["AlertsKey", "Arn"]}],
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
+        "sts:AssumeRole": [MEMBER_ROLE_ARN],
     }
 
 
@@ -249,7 +268,10 @@ def test_rule_target_has_retry_policy_and_scoped_dlq(template: dict[str, Any]) -
     assert target["Arn"] == {"Fn::GetAtt": ["CoverageFunction", "Arn"]}
     assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}
     assert target["DeadLetterConfig"] == {"Arn": {"Fn::GetAtt": ["RuleDeadLetterQueue", "Arn"]}}
-    (statement,) = template["Resources"]["RuleDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statement, hub = template["Resources"]["RuleDeadLetterQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert _unless_no_hub(hub)["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["HubEventRule", "Arn"]}}
+    }
     assert statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
     assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": {"Fn::GetAtt": ["CoverageEventRule", "Arn"]}}}
@@ -284,3 +306,58 @@ def test_alarms_watch_errors_and_both_failure_queues(template: dict[str, Any]) -
         ("ApproximateNumberOfMessagesVisible", "RuleDeadLetterQueue"),
         ("ApproximateNumberOfMessagesVisible", "OnFailureQueue"),
     }
+
+
+HUB_RESOURCES = {"HubEventBus", "HubEventBusPolicy", "HubEventRule", "HubEventRulePermission"}
+
+
+def test_the_hub_exists_only_with_an_organization_id(template: dict[str, Any]) -> None:
+    assert template["Parameters"]["OrganizationId"]["Default"] == ""
+    assert template["Conditions"]["IsOrganizationHub"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "OrganizationId"}, ""]}]
+    }
+    conditional = {name for name, r in template["Resources"].items() if r.get("Condition") == "IsOrganizationHub"}
+    assert conditional == HUB_RESOURCES
+    params = template["Parameters"]
+    assert params["MemberAccounts"]["Default"] == ""
+    assert params["MemberRoleName"]["Default"] == "GuardDutyCoverageMember"
+    # The parameter refuses at deploy time what the function refuses at start-up.
+    accounts = re.compile(params["MemberAccounts"]["AllowedPattern"])
+    for ok in ("", "*", "444455556666", "444455556666, 777788889999"):
+        assert accounts.fullmatch(ok), ok
+    for bad in (",", "4444", "444455556666,,777788889999", "444455556666,", "*,444455556666"):
+        assert not accounts.fullmatch(bad), bad
+
+
+def test_only_the_organizations_accounts_may_put_events_on_the_hub_bus(template: dict[str, Any]) -> None:
+    policy = template["Resources"]["HubEventBusPolicy"]["Properties"]
+    assert policy["EventBusName"] == {"Ref": "HubEventBus"}
+    statement = policy["Statement"]
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == {"Fn::GetAtt": ["HubEventBus", "Arn"]}
+    assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": {"Ref": "OrganizationId"}}}
+
+
+def test_the_hub_rule_is_the_default_rule_on_the_hub_bus(template: dict[str, Any]) -> None:
+    own = template["Resources"]["CoverageEventRule"]
+    hub = template["Resources"]["HubEventRule"]
+    assert hub["Properties"]["EventBusName"] == {"Ref": "HubEventBus"}
+    assert hub["Properties"]["EventPattern"] == own["Properties"]["EventPattern"]
+    assert hub["Properties"]["Targets"] == own["Properties"]["Targets"]
+    assert hub["DependsOn"] == own["DependsOn"]
+    permission = template["Resources"]["HubEventRulePermission"]["Properties"]
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["HubEventRule", "Arn"]}
+    assert permission["SourceAccount"] == {"Ref": "AWS::AccountId"}
+
+
+def test_the_function_assumes_only_the_member_role_and_only_in_the_organization(template: dict[str, Any]) -> None:
+    (statement,) = [s for s in _statements(template) if "sts:AssumeRole" in _as_list(s["Action"])]
+    assert statement["Action"] == "sts:AssumeRole"
+    assert _sub(statement["Resource"]) == MEMBER_ROLE_ARN
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceOrgID": {"Ref": "OrganizationId"}}}
+    raw = [
+        s
+        for p in template["Resources"]["FunctionRole"]["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+    ]
+    assert {"Fn::If": ["IsOrganizationHub", statement, NO_VALUE]} in raw, "granted only in a hub"

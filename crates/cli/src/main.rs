@@ -154,6 +154,7 @@ impl ReplayArgs {
             },
             // The Lambda's defaults: recorded facts carry the audit log as it was read.
             audit: coverage_core::audit::AuditSettings::default(),
+            ..Policy::default()
         }
     }
 }

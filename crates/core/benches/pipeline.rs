@@ -65,6 +65,7 @@ fn live_facts() -> Facts {
             query_id: Some("bench-query-1".into()),
             changes: vec![],
         }),
+        ..Facts::default()
     }
 }
 

@@ -156,6 +156,16 @@ pub enum SkipReason {
         resource_account: String,
         function_account: String,
     },
+    /// Member accounts are configured, and this one is not among them.
+    MemberAccountNotAllowed {
+        resource_account: String,
+        function_account: String,
+    },
+    /// The member role could not be assumed, so nothing there was read.
+    MemberRoleNotAssumed {
+        role_arn: String,
+        why: String,
+    },
     RegionUnknown,
     OtherRegion {
         event_region: String,
@@ -251,6 +261,8 @@ impl SkipReason {
             SkipReason::AccountUnknown => "account-unknown",
             SkipReason::MemberAccount { .. } => "member-account",
             SkipReason::OtherAccount { .. } => "other-account",
+            SkipReason::MemberAccountNotAllowed { .. } => "member-account-not-allowed",
+            SkipReason::MemberRoleNotAssumed { .. } => "member-role-not-assumed",
             SkipReason::RegionUnknown => "region-unknown",
             SkipReason::OtherRegion { .. } => "other-region",
             SkipReason::ClusterExcluded { .. } => "cluster-excluded",
@@ -313,6 +325,15 @@ impl SkipReason {
                 function_account,
             } => format!(
                 "the cluster belongs to account {resource_account}, and this function only acts in its own account {function_account}"
+            ),
+            SkipReason::MemberAccountNotAllowed {
+                resource_account,
+                function_account,
+            } => format!(
+                "the cluster belongs to account {resource_account}, which is not one of the member accounts this function may act in (MEMBER_ACCOUNTS); it acts only in its own account {function_account} and those"
+            ),
+            SkipReason::MemberRoleNotAssumed { role_arn, why } => format!(
+                "could not assume the member role {role_arn} ({why}), so nothing in that account was read or changed"
             ),
             SkipReason::RegionUnknown => "could not verify the cluster's region: the event names no valid region".to_owned(),
             SkipReason::OtherRegion {

@@ -235,6 +235,11 @@ pub struct Facts {
     pub update_history: Fact<Vec<UpdateRecord>>,
     pub coverage: Fact<LiveCoverage>,
     pub statistics: Fact<CoverageStatistics>,
+    /// For an event from a member account: why its role could not be
+    /// assumed (every read there is then `Unavailable` too). `None` for the
+    /// function's own account, or when the role was assumed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_not_assumed: Option<String>,
     /// The cluster's audit log: who changed the agent's objects last.
     pub audit_log: Fact<AuditTrail>,
 }

@@ -214,6 +214,11 @@ pub enum FollowUpNote {
     },
     /// The function's own ARN (the schedule's target) is not known.
     TargetUnknown,
+    /// The update runs in a member account; follow-ups look only in the
+    /// function's own.
+    MemberAccount {
+        account: AccountId,
+    },
 }
 
 impl FollowUpNote {
@@ -226,6 +231,7 @@ impl FollowUpNote {
             FollowUpNote::DeadlineTooClose { .. } => "deadline-too-close",
             FollowUpNote::UnusableUpdateId { .. } => "unusable-update-id",
             FollowUpNote::TargetUnknown => "target-unknown",
+            FollowUpNote::MemberAccount { .. } => "member-account",
         }
     }
 
@@ -256,6 +262,9 @@ impl FollowUpNote {
                 "not scheduled: EKS's update id {update_id:?} cannot name a schedule, so nothing will be posted when the update ends"
             ),
             FollowUpNote::TargetUnknown => "not scheduled: the function's own ARN is not known, so nothing will be posted when the update ends".to_owned(),
+            FollowUpNote::MemberAccount { account } => format!(
+                "not scheduled: follow-ups look only in the function's own account, and this update runs in member account {account}, so nothing will be posted when it ends"
+            ),
         }
     }
 

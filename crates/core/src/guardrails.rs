@@ -5,6 +5,8 @@
 //! value that does not parse is a reason not to act, each with its own
 //! `SkipReason`. The first unmet condition is the reason.
 
+use serde::Serialize;
+
 use crate::audit::{Actor, AuditTrail, ControllerName, last_change, one_line};
 use crate::catalog::{Actionability, Entry};
 use crate::decide::{Evidence, SkipReason, Subject, parse_time};
@@ -12,9 +14,45 @@ use crate::event::CoverageEvent;
 use crate::facts::{
     AddonState, AddonStatus, CoverageStatus, Fact, FactRequest, Facts, UpdateRecord, UpdateStatus,
 };
-use crate::ids::{AccountId, ClusterName, EventId, FunctionIdentity, Region};
+use crate::ids::{AccountId, ClusterName, EventId, FunctionIdentity, Region, RoleArn};
 use crate::issue::{AddonIssueCode, Issue};
 use crate::policy::{ClusterExclusion, Policy, RemediationMode};
+
+/// IAM's limit on a role session name.
+pub const MAX_SESSION_NAME_CHARS: usize = 64;
+
+/// Whose credentials the reads and the write of an event use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Access {
+    /// The function's own account: its own role.
+    Own,
+    /// An allowed member account: the member role, assumed.
+    Member(MemberAccess),
+}
+
+/// The member role to assume for an event from an allowed member account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemberAccess {
+    pub account: AccountId,
+    /// `arn:<partition>:iam::<account>:role/<MEMBER_ROLE_NAME>`.
+    pub role_arn: RoleArn,
+    /// Names the function and the event, so CloudTrail in the member account
+    /// says why: `<function>.<event id>`, at most 64 of `[\w+=,.@-]`.
+    pub session_name: String,
+}
+
+/// The role session name for an event: the event id whole (it is what an
+/// auditor matches), preceded by as much of the function's name as fits.
+/// Both are parsed identifiers (letters, digits, `-`, `_`), valid in a
+/// session name as they are.
+pub fn session_name(function: &FunctionIdentity, event_id: &EventId) -> String {
+    let id = event_id.as_str();
+    let name = function.name.as_ref().map_or("coverage", |n| n.as_str());
+    match MAX_SESSION_NAME_CHARS.checked_sub(id.len() + 1) {
+        Some(room) if room > 0 => format!("{}.{id}", &name[..name.len().min(room)]),
+        _ => id.to_owned(),
+    }
+}
 
 /// The only source whose events may lead to a write.
 pub const TRUSTED_SOURCE: &str = "aws.guardduty";
@@ -93,7 +131,7 @@ pub fn reads_needed(
     }
     let readable_here = function
         .known()
-        .is_some_and(|function| check_location(event, function).is_ok());
+        .is_some_and(|function| check_location(event, policy, function).is_ok());
     let mut request = FactRequest {
         addon: readable_here,
         // A recovery notice names the OVERWRITE it followed, from the history.
@@ -132,21 +170,48 @@ pub fn cluster_name(event: &CoverageEvent) -> Result<ClusterName, SkipReason> {
     })
 }
 
-/// The event's cluster, account and region against where this function runs.
+/// The event's cluster, account and region against where this function
+/// runs: its own account, or an allowed member account (through the member
+/// role); always its own region (one hub per region).
 pub fn check_location(
     event: &CoverageEvent,
+    policy: &Policy,
     function: &FunctionIdentity,
-) -> Result<(), SkipReason> {
+) -> Result<Access, SkipReason> {
     let resource_account = event
         .resource_account()
         .and_then(|a| AccountId::parse(a).ok())
         .ok_or(SkipReason::AccountUnknown)?;
-    if resource_account != function.account {
+    let access = if resource_account == function.account {
+        Access::Own
+    } else if policy.members.allows(&resource_account) {
+        let role_arn = RoleArn::parse(&format!(
+            "arn:{}:iam::{}:role/{}",
+            function.partition, resource_account, policy.member_role
+        ))
+        .map_err(|_| SkipReason::FunctionUnverified {
+            why: "the member role's ARN does not parse".to_owned(),
+        })?;
+        let event_id =
+            EventId::parse(&event.envelope.id).map_err(|_| SkipReason::InvalidEventId {
+                id: crate::text::clip(&event.envelope.id, 128),
+            })?;
+        Access::Member(MemberAccess {
+            session_name: session_name(function, &event_id),
+            account: resource_account,
+            role_arn,
+        })
+    } else if policy.members.is_configured() {
+        return Err(SkipReason::MemberAccountNotAllowed {
+            resource_account: resource_account.to_string(),
+            function_account: function.account.to_string(),
+        });
+    } else {
         return Err(SkipReason::OtherAccount {
             resource_account: resource_account.to_string(),
             function_account: function.account.to_string(),
         });
-    }
+    };
     let region = event
         .envelope
         .region
@@ -159,7 +224,22 @@ pub fn check_location(
             function_region: function.region.to_string(),
         });
     }
-    Ok(())
+    Ok(access)
+}
+
+/// The member role to assume before the reads, when the event is from an
+/// allowed member account in the function's region; `None` otherwise
+/// (the own account, or an event that is not acted on: its reads, if any,
+/// use the function's own role).
+pub fn member_access(
+    event: &CoverageEvent,
+    policy: &Policy,
+    function: &Fact<FunctionIdentity>,
+) -> Option<MemberAccess> {
+    match check_location(event, policy, function.known()?) {
+        Ok(Access::Member(member)) => Some(member),
+        _ => None,
+    }
 }
 
 /// The cluster's account, which the event must name validly; and where it
@@ -264,7 +344,8 @@ fn guard<'f>(
     let cluster = cluster_name(event)?;
     check_accounts(event)?;
 
-    // Where the function runs: it writes only in its own account and region.
+    // Where the function runs: it writes only in its own account, or an
+    // allowed member's through the member role, and only in its own region.
     let function = evidence(
         &facts.function,
         Evidence::FunctionIdentity,
@@ -272,8 +353,14 @@ fn guard<'f>(
         unchecked,
         |why| SkipReason::FunctionUnverified { why },
     )?;
-    if let Some(function) = function {
-        check_location(event, function)?;
+    if let Some(function) = function
+        && let Access::Member(member) = check_location(event, policy, function)?
+        && let Some(why) = &facts.role_not_assumed
+    {
+        return Err(SkipReason::MemberRoleNotAssumed {
+            role_arn: member.role_arn.to_string(),
+            why: crate::text::clip(why, 512),
+        });
     }
 
     // What the operator allows.

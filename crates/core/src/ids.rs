@@ -193,6 +193,33 @@ fn is_role_arn(text: &str) -> bool {
 }
 
 identifier!(
+    /// An IAM role name (no path): 1 to 64 letters, digits and `+=,.@_-`.
+    /// The member role the function assumes in another account
+    /// (`MEMBER_ROLE_NAME`); pasted into a role ARN, so nothing else.
+    RoleName,
+    "an IAM role name (1-64 letters, digits and '+=,.@_-')",
+    is_role_name
+);
+
+/// The member role's default name, as `infra/member.yaml` creates it.
+pub const DEFAULT_MEMBER_ROLE: &str = "GuardDutyCoverageMember";
+
+impl RoleName {
+    /// `DEFAULT_MEMBER_ROLE`, a valid role name (a test parses it).
+    pub fn default_member_role() -> RoleName {
+        RoleName(DEFAULT_MEMBER_ROLE.to_owned())
+    }
+}
+
+fn is_role_name(text: &str) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+identifier!(
     /// A Lambda function name: 1 to 64 letters, digits, `-` and `_`.
     FunctionName,
     "a Lambda function name (1-64 letters, digits, '-' and '_')",
@@ -398,6 +425,21 @@ mod tests {
         let longest = format!("{prefix}{}", "a".repeat(2048 - prefix.len()));
         assert!(RoleArn::parse(&longest).is_ok());
         assert!(RoleArn::parse(&format!("{longest}a")).is_err());
+        for name in [
+            "GuardDutyCoverageMember",
+            "a",
+            "a+b=c,d.e@f_g-h",
+            &"r".repeat(64),
+        ] {
+            assert!(RoleName::parse(name).is_ok(), "{name}");
+        }
+        for name in ["", "a/b", "a b", "a:b", "a*", &"r".repeat(65)] {
+            assert!(RoleName::parse(name).is_err(), "{name}");
+        }
+        assert_eq!(
+            RoleName::parse(DEFAULT_MEMBER_ROLE),
+            Ok(RoleName::default_member_role())
+        );
         assert!(FunctionName::parse(&"f".repeat(64)).is_ok());
         assert!(FunctionName::parse(&"f".repeat(65)).is_err());
     }

@@ -22,7 +22,7 @@ use crate::facts::{Fact, FactRequest, Facts};
 use crate::follow_up::{
     FollowUpNote, FollowUpSettings, ScheduleRequest, ScheduleResult, first_follow_up,
 };
-use crate::guardrails::reads_needed;
+use crate::guardrails::{MemberAccess, member_access, reads_needed};
 use crate::ids::{FunctionIdentity, IdError, RequestId};
 use crate::policy::Policy;
 use crate::render::{Message, MessageFormat, Summary, issue_id, render_message, summary};
@@ -205,6 +205,10 @@ pub enum Next<'a> {
         cluster: &'a str,
         /// Its account, when the event names a valid one (coverage filters).
         account: Option<&'a str>,
+        /// `Some`: the cluster is in an allowed member account; make every
+        /// read with the member role's credentials (assumed within
+        /// `deadline_ms`), or report why not in `Facts::role_not_assumed`.
+        member: Option<&'a MemberAccess>,
         read_ms: u64,
         deadline_ms: u64,
         /// The audit log query, when `request.audit_log`: alongside the other
@@ -214,6 +218,8 @@ pub enum Next<'a> {
     /// Make this `UpdateAddon` call before `deadline_ms`, then call `wrote`.
     Write {
         request: &'a OverwriteRequest,
+        /// `Some`: make the call with the member role's credentials.
+        member: Option<&'a MemberAccess>,
         deadline_ms: u64,
     },
     /// Create the follow-up's schedule before `deadline_ms`, then call `scheduled`.
@@ -260,6 +266,8 @@ pub struct Pipeline<'s> {
     event: CoverageEvent,
     subject: Option<Subject>,
     request: FactRequest,
+    /// The member role the reads and the write use, for an allowed member's event.
+    member: Option<MemberAccess>,
     /// The audit log query, when the request asks for it.
     audit_query: Option<AuditQuery>,
     /// Whether an OVERWRITE may follow the reads (their deadline leaves room for it).
@@ -310,6 +318,7 @@ impl<'s> Pipeline<'s> {
         invocation: Invocation,
     ) -> Pipeline<'s> {
         let subject = subject_of(&event);
+        let member = member_access(&event, &settings.policy, &invocation.function);
         let mut request = reads_needed(&event, &subject, &settings.policy, &invocation.function);
         let audit_query = request
             .audit_log
@@ -327,6 +336,7 @@ impl<'s> Pipeline<'s> {
             event,
             subject: Some(subject),
             request,
+            member,
             audit_query,
             may_write,
             plan: None,
@@ -376,6 +386,7 @@ impl<'s> Pipeline<'s> {
                         .event
                         .resource_account()
                         .filter(|a| crate::text::is_account_id(a)),
+                    member: self.member.as_ref(),
                     read_ms: limits.read_ms,
                     deadline_ms: reads_end.min(self.budget_end(reserve)),
                     audit,
@@ -384,6 +395,7 @@ impl<'s> Pipeline<'s> {
             Stage::Writing => match self.plan.as_ref().map(|p| &p.decision) {
                 Some(Decision::Overwrite(request)) => Next::Write {
                     request,
+                    member: self.member.as_ref(),
                     deadline_ms: self.write_end(),
                 },
                 // Writing is only entered with an OVERWRITE plan.
@@ -441,13 +453,20 @@ impl<'s> Pipeline<'s> {
         let outcome = match result {
             WriteResult::Started { update_id, status } => {
                 let now_s = i64::try_from(now_ms / 1000).unwrap_or(i64::MAX);
-                let follow_up = match first_follow_up(
-                    self.settings.follow_up.as_ref(),
-                    &self.invocation.function,
-                    &request,
-                    &update_id,
-                    now_s,
-                ) {
+                let first = match &self.member {
+                    // A follow-up reads in the function's own account only.
+                    Some(member) => Err(FollowUpNote::MemberAccount {
+                        account: member.account.clone(),
+                    }),
+                    None => first_follow_up(
+                        self.settings.follow_up.as_ref(),
+                        &self.invocation.function,
+                        &request,
+                        &update_id,
+                        now_s,
+                    ),
+                };
+                let follow_up = match first {
                     Ok(schedule) => {
                         let remaining_ms = self.schedule_end().saturating_sub(self.now_ms);
                         if remaining_ms >= self.settings.limits.min_schedule_ms {

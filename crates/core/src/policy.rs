@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::ids::{AccountId, RoleName};
+
 /// Whether the OVERWRITE retry runs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -58,6 +60,13 @@ pub enum PolicyError {
          separate the names with single commas, e.g. prod-*,staging-web"
     )]
     EmptyListItem { list: String },
+    #[error(
+        "{value:?} is not a member account: give 12-digit account ids separated by commas, \
+         or * for any account that can reach the hub's event bus"
+    )]
+    MemberAccount { value: String },
+    #[error("{value:?} is not an IAM role name: 1-64 letters, digits and +=,.@_- (no path)")]
+    MemberRoleName { value: String },
 }
 
 /// A cluster name, or a pattern where `*` stands for any run of characters.
@@ -190,14 +199,99 @@ pub fn parse_number(text: &str, min: u64, max: u64) -> Result<u64, PolicyError> 
         })
 }
 
-/// The whole remediation policy.
+/// The other accounts of the organization this function may act in, through
+/// the member role (`MEMBER_ACCOUNTS`). An event from any other account is
+/// alerted and never acted on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "accounts")]
+pub enum MemberAccounts {
+    /// Only the function's own account (the single-account deployment).
+    #[default]
+    None,
+    /// These accounts.
+    Listed(Vec<AccountId>),
+    /// `*`: any account whose events reach the function (the hub's bus
+    /// admits only the organization's accounts).
+    Any,
+}
+
+impl MemberAccounts {
+    pub fn allows(&self, account: &AccountId) -> bool {
+        match self {
+            MemberAccounts::None => false,
+            MemberAccounts::Listed(accounts) => accounts.contains(account),
+            MemberAccounts::Any => true,
+        }
+    }
+
+    /// Whether any member account is configured at all.
+    pub fn is_configured(&self) -> bool {
+        !matches!(self, MemberAccounts::None)
+    }
+}
+
+/// Parse `MEMBER_ACCOUNTS`: empty (no member), `*` (any), or 12-digit
+/// account ids separated by commas, each item trimmed. An empty item is an
+/// error, as in the cluster lists: `a,,b` is more likely a lost id.
+pub fn parse_member_accounts(list: &str) -> Result<MemberAccounts, PolicyError> {
+    match list.trim() {
+        "" => return Ok(MemberAccounts::None),
+        "*" => return Ok(MemberAccounts::Any),
+        _ => {}
+    }
+    list.split(',')
+        .map(|item| match item.trim() {
+            "" => Err(PolicyError::EmptyListItem {
+                list: list.to_owned(),
+            }),
+            item => AccountId::parse(item).map_err(|_| PolicyError::MemberAccount {
+                value: crate::text::clip(item, 64),
+            }),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(MemberAccounts::Listed)
+}
+
+pub use crate::ids::DEFAULT_MEMBER_ROLE;
+
+/// Parse `MEMBER_ROLE_NAME` (empty: the default).
+pub fn parse_member_role(text: &str) -> Result<RoleName, PolicyError> {
+    let text = text.trim();
+    let text = if text.is_empty() {
+        DEFAULT_MEMBER_ROLE
+    } else {
+        text
+    };
+    RoleName::parse(text).map_err(|_| PolicyError::MemberRoleName {
+        value: crate::text::clip(text, 128),
+    })
+}
+
+/// The whole remediation policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Policy {
     pub mode: RemediationMode,
     pub clusters: ClusterSelection,
     pub bound: OverwriteBound,
     /// The audit log's window and the operator's reconciling controllers.
     pub audit: crate::audit::AuditSettings,
+    /// The other accounts it may act in (`MEMBER_ACCOUNTS`); none by default.
+    pub members: MemberAccounts,
+    /// The role it assumes in them (`MEMBER_ROLE_NAME`).
+    pub member_role: RoleName,
+}
+
+impl Default for Policy {
+    fn default() -> Policy {
+        Policy {
+            mode: RemediationMode::default(),
+            clusters: ClusterSelection::default(),
+            bound: OverwriteBound::default(),
+            audit: crate::audit::AuditSettings::default(),
+            members: MemberAccounts::default(),
+            member_role: RoleName::default_member_role(),
+        }
+    }
 }
 
 impl Policy {

@@ -116,6 +116,7 @@ fn good_facts() -> Facts {
             query_id: Some("q-1".into()),
             changes: vec![],
         }),
+        role_not_assumed: None,
     }
 }
 
@@ -1777,5 +1778,257 @@ fn the_controller_check_comes_after_the_live_coverage_and_before_the_bound() {
     assert_eq!(
         skip_reason(&decide(&event(CONFLICT), &facts, &enforce()).decision).label(),
         "changed-by-controller"
+    );
+}
+
+// The organization hub: events from member accounts.
+
+const MEMBER: &str = "444455556666";
+
+/// The conflict event as a member's default bus forwards it to the hub:
+/// the envelope's account and the cluster's are the member's.
+fn member_event() -> CoverageEvent {
+    conflict_with(|v| {
+        v["account"] = json!(MEMBER);
+        v["detail"]["resourceAccountId"] = json!(MEMBER);
+    })
+}
+
+/// Facts read in the member account, under which every guardrail holds.
+fn member_facts() -> Facts {
+    let mut facts = good_facts();
+    facts.coverage = Fact::Known(LiveCoverage {
+        account_id: Some(MEMBER.into()),
+        ..coverage(Some(CoverageStatus::Unhealthy))
+    });
+    facts
+}
+
+fn members(list: &str) -> Policy {
+    Policy {
+        members: coverage_core::policy::parse_member_accounts(list).unwrap(),
+        ..enforce()
+    }
+}
+
+#[test]
+fn an_allowed_member_account_is_acted_on_like_the_own_account() {
+    for list in [MEMBER, "777788889999,444455556666", "*"] {
+        let plan = decide(&member_event(), &member_facts(), &members(list));
+        let Decision::Overwrite(request) = &plan.decision else {
+            panic!("{list}: {:?}", plan.decision)
+        };
+        assert_eq!(request.cluster_name, "prod-payments");
+        assert_eq!(request.client_request_token, EVENT_ID);
+    }
+}
+
+#[test]
+fn a_member_account_not_allowed_has_its_own_reason() {
+    for list in ["777788889999", "777788889999,111122223333"] {
+        let plan = decide(&member_event(), &member_facts(), &members(list));
+        let reason = skip_reason(&plan.decision);
+        assert_eq!(
+            reason,
+            &SkipReason::MemberAccountNotAllowed {
+                resource_account: MEMBER.into(),
+                function_account: "111122223333".into()
+            },
+            "{list}"
+        );
+        assert_eq!(reason.label(), "member-account-not-allowed");
+        let sentence = reason.explain();
+        assert!(
+            sentence.contains(MEMBER) && sentence.contains("MEMBER_ACCOUNTS"),
+            "{sentence}"
+        );
+    }
+    // Without member accounts configured: today's reason.
+    assert!(matches!(
+        skip_reason(&decide(&member_event(), &member_facts(), &enforce()).decision),
+        SkipReason::OtherAccount { .. }
+    ));
+}
+
+#[test]
+fn a_member_in_another_region_is_never_acted_on() {
+    let elsewhere = conflict_with(|v| {
+        v["account"] = json!(MEMBER);
+        v["detail"]["resourceAccountId"] = json!(MEMBER);
+        v["region"] = json!("eu-west-1");
+    });
+    for list in [MEMBER, "*"] {
+        assert_eq!(
+            skip_reason(&decide(&elsewhere, &member_facts(), &members(list)).decision),
+            &SkipReason::OtherRegion {
+                event_region: "eu-west-1".into(),
+                function_region: "us-east-1".into()
+            }
+        );
+    }
+}
+
+#[test]
+fn an_administrators_copy_of_an_allowed_members_event_is_still_not_acted_on() {
+    // Delivered through the hub's own bus, about the member's cluster.
+    let copy = conflict_with(|v| v["detail"]["resourceAccountId"] = json!(MEMBER));
+    assert_eq!(
+        skip_reason(&decide(&copy, &member_facts(), &members("*")).decision),
+        &SkipReason::MemberAccount {
+            resource_account: MEMBER.into(),
+            delivering_account: "111122223333".into()
+        }
+    );
+}
+
+#[test]
+fn a_member_role_that_could_not_be_assumed_is_its_own_reason() {
+    let facts = Facts {
+        role_not_assumed: Some("AccessDenied: not authorized to perform sts:AssumeRole".into()),
+        addon: Fact::Unavailable("the member role was not assumed".into()),
+        update_history: Fact::Unavailable("the member role was not assumed".into()),
+        ..member_facts()
+    };
+    for policy in [
+        members(MEMBER),
+        Policy {
+            mode: RemediationMode::DryRun,
+            ..members(MEMBER)
+        },
+    ] {
+        let plan = decide(&member_event(), &facts, &policy);
+        let reason = skip_reason(&plan.decision);
+        assert_eq!(
+            reason,
+            &SkipReason::MemberRoleNotAssumed {
+                role_arn: "arn:aws:iam::444455556666:role/GuardDutyCoverageMember".into(),
+                why: "AccessDenied: not authorized to perform sts:AssumeRole".into()
+            }
+        );
+        assert_eq!(reason.label(), "member-role-not-assumed");
+        let sentence = reason.explain();
+        assert!(
+            sentence.contains("arn:aws:iam::444455556666:role/GuardDutyCoverageMember")
+                && sentence.contains("AccessDenied"),
+            "{sentence}"
+        );
+    }
+    // In the own account no role is assumed: the note does not apply.
+    let own = Facts {
+        role_not_assumed: Some("irrelevant".into()),
+        ..good_facts()
+    };
+    assert!(overwrites(&event(CONFLICT), &own, &members(MEMBER)));
+}
+
+#[test]
+fn the_member_role_is_named_by_the_policy() {
+    let policy = Policy {
+        member_role: coverage_core::ids::RoleName::parse("CoverageMember").unwrap(),
+        ..members(MEMBER)
+    };
+    let facts = Facts {
+        role_not_assumed: Some("AccessDenied".into()),
+        ..member_facts()
+    };
+    assert!(matches!(
+        skip_reason(&decide(&member_event(), &facts, &policy).decision),
+        SkipReason::MemberRoleNotAssumed { role_arn, .. }
+            if role_arn == "arn:aws:iam::444455556666:role/CoverageMember"
+    ));
+}
+
+#[test]
+fn every_guardrail_applies_to_a_member_account_too() {
+    let policy = members(MEMBER);
+    let healthy = Facts {
+        coverage: Fact::Known(LiveCoverage {
+            account_id: Some(MEMBER.into()),
+            ..coverage(Some(CoverageStatus::Healthy))
+        }),
+        ..member_facts()
+    };
+    assert_eq!(
+        skip_reason(&decide(&member_event(), &healthy, &policy).decision),
+        &SkipReason::AlreadyHealthy
+    );
+    // Coverage read about the hub's account, not the member's: not verified.
+    assert!(matches!(
+        skip_reason(&decide(&member_event(), &good_facts(), &policy).decision),
+        SkipReason::CoverageMismatch { .. }
+    ));
+    let off = Policy {
+        mode: RemediationMode::Off,
+        ..policy.clone()
+    };
+    assert_eq!(
+        skip_reason(&decide(&member_event(), &member_facts(), &off).decision),
+        &SkipReason::ModeOff
+    );
+    let denied = Policy {
+        clusters: ClusterSelection {
+            allow: vec![],
+            deny: parse_cluster_patterns("prod-*").unwrap(),
+        },
+        ..policy
+    };
+    assert!(matches!(
+        skip_reason(&decide(&member_event(), &member_facts(), &denied).decision),
+        SkipReason::ClusterExcluded { .. }
+    ));
+}
+
+#[test]
+fn an_allowed_members_add_on_is_read_and_a_refused_ones_is_not() {
+    assert_eq!(needed(&member_event(), &members(MEMBER), &home()), ALL);
+    assert_eq!(needed(&member_event(), &members("*"), &home()), ALL);
+    // Not allowed: only GuardDuty's view from the hub, as before.
+    assert_eq!(
+        needed(&member_event(), &members("777788889999"), &home()),
+        GUARDDUTY_ONLY
+    );
+    assert_eq!(needed(&member_event(), &enforce(), &home()), GUARDDUTY_ONLY);
+}
+
+#[test]
+fn the_role_session_name_names_the_function_and_the_event_within_64_characters() {
+    use coverage_core::guardrails::session_name;
+    use coverage_core::ids::{EventId, FunctionName};
+    let function = |name: Option<&str>| FunctionIdentity {
+        name: name.map(|n| FunctionName::parse(n).unwrap()),
+        ..FunctionIdentity::from_arn(HOME_ARN).unwrap()
+    };
+    let id = |text: &str| EventId::parse(text).unwrap();
+    assert_eq!(
+        session_name(&function(Some("coverage")), &id(EVENT_ID)),
+        format!("coverage.{EVENT_ID}")
+    );
+    assert_eq!(
+        session_name(&function(None), &id("e-1")),
+        "coverage.e-1",
+        "recorded facts without the function's name"
+    );
+    // A long function name is cut; the event id is kept whole.
+    let long = "f".repeat(64);
+    let name = session_name(&function(Some(&long)), &id(EVENT_ID));
+    assert_eq!(name.len(), 64);
+    assert_eq!(name, format!("{}.{EVENT_ID}", "f".repeat(64 - 37)));
+    // One character of room for the name: it still leads.
+    let id62 = "a".repeat(62);
+    assert_eq!(
+        session_name(&function(Some("xy")), &id(&id62)),
+        format!("x.{id62}")
+    );
+    // No room: the event id alone.
+    for len in [63, 64] {
+        let long_id = "b".repeat(len);
+        assert_eq!(session_name(&function(Some("xy")), &id(&long_id)), long_id);
+    }
+    let short = session_name(&function(Some("a_b-c")), &id("e"));
+    assert_eq!(short, "a_b-c.e");
+    assert!(
+        short
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
     );
 }

@@ -96,6 +96,7 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
         request,
         cluster,
         account,
+        member,
         read_ms,
         deadline_ms,
         audit,
@@ -122,6 +123,7 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
     assert_eq!(audit.poll_ms, 300);
     assert_eq!(pipeline.audit_query(), Some(audit.query));
     assert_eq!((cluster, account), ("prod-payments", Some("111122223333")));
+    assert_eq!(member, None, "its own account: its own role");
     assert_eq!(read_ms, 3_000);
     // Without an invocation deadline: two reads in a row.
     assert_eq!(deadline_ms, NOW_MS + 6_000);
@@ -136,11 +138,13 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
     );
     let Next::Write {
         request,
+        member,
         deadline_ms,
     } = pipeline.poll()
     else {
         panic!("{:?}", pipeline.poll())
     };
+    assert_eq!(member, None);
     assert_eq!(request.client_request_token, EVENT_ID);
     assert_eq!(deadline_ms, NOW_MS + 100 + 10_000);
 
@@ -989,4 +993,146 @@ fn the_audit_query_keeps_its_own_budget_inside_the_invocations() {
         assert!(!request.audit_log);
         assert_eq!(audit, None);
     }
+}
+
+// The organization hub: the member role travels with the reads and the write.
+
+const MEMBER: &str = "444455556666";
+
+fn member_event() -> Value {
+    let mut value = event(CONFLICT);
+    value["account"] = json!(MEMBER);
+    value["detail"]["resourceAccountId"] = json!(MEMBER);
+    value
+}
+
+fn member_reads() -> Facts {
+    let mut facts = good_reads();
+    facts.coverage = Fact::Known(LiveCoverage {
+        cluster_name: Some("prod-payments".into()),
+        account_id: Some(MEMBER.into()),
+        coverage_status: Some(CoverageStatus::Unhealthy),
+        ..LiveCoverage::default()
+    });
+    facts
+}
+
+fn hub(members: &str, follow_up: bool) -> Settings {
+    let mut settings = if follow_up {
+        with_follow_ups(RemediationMode::Enforce)
+    } else {
+        settings(RemediationMode::Enforce)
+    };
+    settings.policy.members = coverage_core::policy::parse_member_accounts(members).unwrap();
+    settings
+}
+
+#[test]
+fn an_allowed_members_reads_and_write_carry_the_member_role() {
+    let settings = hub(MEMBER, false);
+    let mut pipeline = Pipeline::new(&member_event(), &settings, invocation(None)).unwrap();
+    let Next::Gather {
+        member,
+        account,
+        request,
+        ..
+    } = pipeline.poll()
+    else {
+        panic!("{:?}", pipeline.poll())
+    };
+    let member = member.expect("the member role").clone();
+    assert_eq!(member.account.as_str(), MEMBER);
+    assert_eq!(
+        member.role_arn.as_str(),
+        "arn:aws:iam::444455556666:role/GuardDutyCoverageMember"
+    );
+    assert_eq!(member.session_name, format!("coverage.{EVENT_ID}"));
+    assert_eq!(account, Some(MEMBER));
+    assert!(request.addon && request.update_history);
+    pipeline.gathered(member_reads(), NOW_MS + 100);
+    let Next::Write {
+        member: write_member,
+        request,
+        ..
+    } = pipeline.poll()
+    else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(write_member, Some(&member));
+    assert_eq!(request.client_request_token, EVENT_ID);
+}
+
+#[test]
+fn the_member_roles_partition_is_the_functions() {
+    let settings = hub("*", false);
+    let invocation = Invocation::lambda(
+        "arn:aws-us-gov:lambda:us-east-1:111122223333:function:coverage",
+        NOW_MS,
+        None,
+    );
+    let pipeline = Pipeline::new(&member_event(), &settings, invocation).unwrap();
+    let Next::Gather {
+        member: Some(member),
+        ..
+    } = pipeline.poll()
+    else {
+        panic!("{:?}", pipeline.poll())
+    };
+    assert_eq!(
+        member.role_arn.as_str(),
+        "arn:aws-us-gov:iam::444455556666:role/GuardDutyCoverageMember"
+    );
+}
+
+#[test]
+fn no_member_role_where_the_event_is_not_acted_on() {
+    // Not allowed, another region, the own account, no member configured.
+    let mut elsewhere = member_event();
+    elsewhere["region"] = json!("eu-west-1");
+    for (members, payload) in [
+        ("777788889999", member_event()),
+        (MEMBER, elsewhere),
+        (MEMBER, event(CONFLICT)),
+        ("", member_event()),
+    ] {
+        let settings = hub(members, false);
+        let pipeline = Pipeline::new(&payload, &settings, invocation(None)).unwrap();
+        let Next::Gather { member, .. } = pipeline.poll() else {
+            panic!("{:?}", pipeline.poll())
+        };
+        assert_eq!(member, None, "{members} {payload}");
+    }
+    // Without the function's identity, nothing to assume either.
+    let settings = hub("*", false);
+    let offline = Pipeline::new(&member_event(), &settings, Invocation::default()).unwrap();
+    let Next::Gather { member, .. } = offline.poll() else {
+        panic!("{:?}", offline.poll())
+    };
+    assert_eq!(member, None);
+}
+
+#[test]
+fn a_members_update_is_not_followed_up_and_the_alert_says_why() {
+    let settings = hub(MEMBER, true);
+    let mut pipeline = Pipeline::new(&member_event(), &settings, invocation(None)).unwrap();
+    pipeline.gathered(member_reads(), NOW_MS + 100);
+    assert!(matches!(pipeline.poll(), Next::Write { .. }));
+    pipeline.wrote(started(UPDATE_ID), NOW_MS + 200);
+    assert!(
+        matches!(pipeline.poll(), Next::Publish { .. }),
+        "{:?}",
+        pipeline.poll()
+    );
+    let Some(Outcome::UpdateStarted { follow_up, .. }) = pipeline.outcome() else {
+        panic!("{:?}", pipeline.outcome())
+    };
+    assert_eq!(
+        follow_up,
+        &FollowUpNote::MemberAccount {
+            account: coverage_core::AccountId::parse(MEMBER).unwrap()
+        }
+    );
+    assert_eq!(follow_up.label(), "member-account");
+    assert!(follow_up.explain().contains(MEMBER));
+    assert!(!follow_up.is_scheduled());
 }

@@ -244,3 +244,68 @@ fn the_defaults_are_dry_run_every_cluster_one_overwrite_a_day() {
     assert_eq!(offline.clusters, ClusterSelection::default());
     assert_eq!(offline.bound, OverwriteBound::default());
 }
+
+#[test]
+fn member_accounts_parse_as_none_a_list_or_any() {
+    use coverage_core::AccountId;
+    use coverage_core::policy::{MemberAccounts, parse_member_accounts};
+    let member = AccountId::parse("444455556666").unwrap();
+    let other = AccountId::parse("777788889999").unwrap();
+    for empty in ["", "  "] {
+        let none = parse_member_accounts(empty).unwrap();
+        assert_eq!(none, MemberAccounts::None);
+        assert!(!none.is_configured());
+        assert!(!none.allows(&member));
+    }
+    let listed = parse_member_accounts(" 444455556666 ,111122223333").unwrap();
+    assert!(listed.is_configured());
+    assert!(listed.allows(&member));
+    assert!(!listed.allows(&other));
+    let any = parse_member_accounts(" * ").unwrap();
+    assert_eq!(any, MemberAccounts::Any);
+    assert!(any.is_configured());
+    assert!(any.allows(&member) && any.allows(&other));
+    assert_eq!(Policy::default().members, MemberAccounts::None);
+}
+
+#[test]
+fn bad_member_accounts_and_role_names_are_errors_naming_the_value() {
+    use coverage_core::policy::{DEFAULT_MEMBER_ROLE, parse_member_accounts, parse_member_role};
+    for list in [
+        "4444",
+        "444455556666,*",
+        "444455556666 777788889999",
+        "abcdabcdabcd",
+    ] {
+        let error = parse_member_accounts(list).unwrap_err();
+        assert!(
+            matches!(error, PolicyError::MemberAccount { .. }),
+            "{list}: {error}"
+        );
+        assert!(error.to_string().contains("12-digit"), "{error}");
+    }
+    for list in [
+        "444455556666,",
+        ",444455556666",
+        "444455556666,,777788889999",
+    ] {
+        assert_eq!(
+            parse_member_accounts(list),
+            Err(PolicyError::EmptyListItem { list: list.into() })
+        );
+    }
+    assert_eq!(parse_member_role("").unwrap().as_str(), DEFAULT_MEMBER_ROLE);
+    assert_eq!(parse_member_role(" Custom ").unwrap().as_str(), "Custom");
+    assert_eq!(
+        Policy::default().member_role.as_str(),
+        "GuardDutyCoverageMember"
+    );
+    let error = parse_member_role("path/role").unwrap_err();
+    assert_eq!(
+        error,
+        PolicyError::MemberRoleName {
+            value: "path/role".into()
+        }
+    );
+    assert!(error.to_string().contains("IAM role name"));
+}

@@ -137,6 +137,7 @@ fn rich_facts() -> Facts {
                 ..coverage_core::audit::AuditChange::default()
             }],
         }),
+        ..Facts::default()
     }
 }
 

@@ -119,6 +119,7 @@ fn enforced_plan() -> Plan {
                 response_code: Some(200),
             }],
         }),
+        ..Facts::default()
     };
     decide(
         &event,

@@ -7,7 +7,8 @@ use crate::tls::TrustStoreSource;
 use coverage_core::audit::{AuditSettings, ControllerName};
 use coverage_core::follow_up::FollowUpSettings;
 use coverage_core::policy::{
-    ClusterSelection, OverwriteBound, Policy, RemediationMode, parse_cluster_patterns, parse_number,
+    ClusterSelection, OverwriteBound, Policy, RemediationMode, parse_cluster_patterns,
+    parse_member_accounts, parse_member_role, parse_number,
 };
 use coverage_core::{Limits, RoleArn, ScheduleGroupName, Settings};
 
@@ -66,6 +67,9 @@ pub const FOLLOW_UP_SCHEDULE_GROUP: &str = "FOLLOW_UP_SCHEDULE_GROUP";
 pub const FOLLOW_UP_ROLE_ARN: &str = "FOLLOW_UP_ROLE_ARN";
 pub const FOLLOW_UP_DELAY_MINUTES: &str = "FOLLOW_UP_DELAY_MINUTES";
 pub const FOLLOW_UP_MAX_MINUTES: &str = "FOLLOW_UP_MAX_MINUTES";
+/// The organization hub: other accounts it may act in, and the role it assumes there.
+pub const MEMBER_ACCOUNTS: &str = "MEMBER_ACCOUNTS";
+pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 pub const AUDIT_QUERY_BUDGET_MS: &str = "AUDIT_QUERY_BUDGET_MS";
 pub const AUDIT_WINDOW_DAYS: &str = "AUDIT_WINDOW_DAYS";
 pub const RECONCILING_CONTROLLERS: &str = "RECONCILING_CONTROLLERS";
@@ -227,6 +231,10 @@ impl Config {
             }
         };
         let follow_up = follow_up(&get)?;
+        let members = parse_member_accounts(&get(MEMBER_ACCOUNTS).unwrap_or_default())
+            .map_err(|e| fail(MEMBER_ACCOUNTS, e.to_string()))?;
+        let member_role = parse_member_role(&get(MEMBER_ROLE_NAME).unwrap_or_default())
+            .map_err(|e| fail(MEMBER_ROLE_NAME, e.to_string()))?;
         let audit_query_budget = millis(AUDIT_QUERY_BUDGET_MS, limits.audit_ms, 500)?;
         let audit = AuditSettings {
             window_seconds: match get(AUDIT_WINDOW_DAYS) {
@@ -253,6 +261,8 @@ impl Config {
                     max_updates,
                     window_seconds,
                 },
+                members,
+                member_role,
                 audit,
             },
             fact_read_timeout,
@@ -401,6 +411,27 @@ mod tests {
             }
         );
         assert_eq!(config.fact_read_timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn member_accounts_and_role_are_read() {
+        use coverage_core::policy::{DEFAULT_MEMBER_ROLE, MemberAccounts};
+        let none = config(&[]).unwrap();
+        assert_eq!(none.policy.members, MemberAccounts::None);
+        assert_eq!(none.policy.member_role.as_str(), DEFAULT_MEMBER_ROLE);
+        let listed = config(&[
+            (MEMBER_ACCOUNTS, "444455556666, 777788889999"),
+            (MEMBER_ROLE_NAME, "CoverageMember"),
+        ])
+        .unwrap();
+        let MemberAccounts::Listed(accounts) = &listed.policy.members else {
+            panic!("{:?}", listed.policy.members);
+        };
+        let ids: Vec<&str> = accounts.iter().map(|a| a.as_str()).collect();
+        assert_eq!(ids, ["444455556666", "777788889999"]);
+        assert_eq!(listed.policy.member_role.as_str(), "CoverageMember");
+        let any = config(&[(MEMBER_ACCOUNTS, " * ")]).unwrap();
+        assert_eq!(any.policy.members, MemberAccounts::Any);
     }
 
     /// The template's parameter default for both lists is "" (all clusters,
@@ -602,6 +633,10 @@ mod tests {
                 concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"),
             ),
             (WARM_UP_AT_INIT, "maybe"),
+            (MEMBER_ACCOUNTS, "4444"),
+            (MEMBER_ACCOUNTS, "444455556666,,777788889999"),
+            (MEMBER_ACCOUNTS, "444455556666 777788889999"),
+            (MEMBER_ROLE_NAME, "path/role"),
         ] {
             let error = config(&[(variable, value)]).unwrap_err();
             assert_eq!(error.variable, variable);

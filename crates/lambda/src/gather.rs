@@ -169,6 +169,7 @@ impl Gatherer<'_> {
             update_history,
             coverage,
             statistics,
+            role_not_assumed: None,
             audit_log: Fact::NotGathered,
         }
     }

@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing::{Instrument, field};
 
+use crate::accounts::{MemberClients, Members};
 use crate::config::Config;
 use crate::gather::{AwsClients, Gatherer, now_ms, until};
 use crate::publish::Destination;
@@ -59,11 +60,31 @@ pub struct App {
     clients: AwsClients,
     destination: Destination,
     detector_cache: Mutex<Option<String>>,
+    /// The member accounts' clients (the organization hub); `None` when
+    /// `MEMBER_ACCOUNTS` is empty, so a single-account function builds no
+    /// STS client.
+    members: Option<Members>,
 }
 
 impl App {
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> App {
-        App::with_clients(config, AwsClients::new(sdk))
+        let members = config
+            .policy
+            .members
+            .is_configured()
+            .then(|| Members::from_sdk(sdk));
+        let app = App::with_clients(config, AwsClients::new(sdk));
+        match members {
+            Some(members) => app.with_members(members),
+            None => app,
+        }
+    }
+
+    /// With the member accounts' clients (tests point STS and the member
+    /// clients at their own local endpoint).
+    pub fn with_members(mut self, members: Members) -> App {
+        self.members = Some(members);
+        self
     }
 
     /// With clients built elsewhere (tests point each at its own local endpoint).
@@ -81,6 +102,7 @@ impl App {
             clients,
             destination,
             detector_cache: Mutex::new(None),
+            members: None,
         }
     }
 
@@ -197,30 +219,64 @@ impl App {
 
     /// Do what the pipeline asks until it is done.
     async fn drive(&self, mut pipeline: Pipeline<'_>) -> Result<Summary, HandlerError> {
+        // A member's clients, from its reads to its write: one set of
+        // credentials for the whole event.
+        let mut assumed: Option<std::sync::Arc<MemberClients>> = None;
         loop {
             match pipeline.poll() {
                 Next::Gather {
                     request,
                     cluster,
                     account,
+                    member,
                     read_ms,
                     deadline_ms,
                     audit,
                 } => {
-                    let gatherer = Gatherer {
-                        clients: &self.clients,
-                        timeout: std::time::Duration::from_millis(read_ms),
-                        deadline_ms,
-                        detector_cache: &self.detector_cache,
+                    let timeout = std::time::Duration::from_millis(read_ms);
+                    let facts = match member {
+                        None => {
+                            let gatherer = Gatherer {
+                                clients: &self.clients,
+                                timeout,
+                                deadline_ms,
+                                detector_cache: &self.detector_cache,
+                            };
+                            gatherer
+                                .gather_with_audit(cluster, account, request, audit)
+                                .await
+                        }
+                        // Every read in the member account, with its role.
+                        Some(member) => match self.member_clients(member, deadline_ms).await {
+                            Ok(clients) => {
+                                let gatherer = Gatherer {
+                                    clients: &clients.clients,
+                                    timeout,
+                                    deadline_ms,
+                                    detector_cache: &clients.detector_cache,
+                                };
+                                let facts = gatherer
+                                    .gather_with_audit(cluster, account, request, audit)
+                                    .await;
+                                assumed = Some(clients);
+                                facts
+                            }
+                            Err(why) => {
+                                tracing::warn!(
+                                    role_arn = %member.role_arn,
+                                    why,
+                                    "member role not assumed: nothing read there, no write"
+                                );
+                                crate::accounts::not_assumed(request, member, &why)
+                            }
+                        },
                     };
-                    let facts = gatherer
-                        .gather_with_audit(cluster, account, request, audit)
-                        .await;
                     pipeline.gathered(facts, now_ms());
                     self.record(&pipeline);
                 }
                 Next::Write {
                     request,
+                    member,
                     deadline_ms,
                 } => {
                     tracing::warn!(
@@ -230,7 +286,29 @@ impl App {
                         "calling UpdateAddon with resolveConflicts OVERWRITE"
                     );
                     let limit = until(deadline_ms);
-                    let call = remediate::overwrite(&self.clients.eks, request);
+                    // A member's write uses the clients its reads used.
+                    let writer = match (member, &assumed) {
+                        (Some(member), Some(clients)) if clients.account == member.account => {
+                            Some(clients.clone())
+                        }
+                        (Some(member), _) => match self.member_clients(member, deadline_ms).await {
+                            Ok(clients) => Some(clients),
+                            Err(why) => {
+                                pipeline.wrote(
+                                    WriteResult::Failed {
+                                        error: format!("the member role was not assumed: {why}"),
+                                    },
+                                    now_ms(),
+                                );
+                                continue;
+                            }
+                        },
+                        (None, _) => None,
+                    };
+                    let eks = writer
+                        .as_ref()
+                        .map_or(&self.clients.eks, |clients| &clients.clients.eks);
+                    let call = remediate::overwrite(eks, request);
                     let result = match tokio::time::timeout(limit, call).await {
                         Ok(result) => result,
                         Err(_) => WriteResult::NoAnswer {
@@ -343,6 +421,18 @@ impl App {
                     ));
                 }
             }
+        }
+    }
+
+    /// The member account's clients, assumed within `deadline_ms` (or cached).
+    async fn member_clients(
+        &self,
+        member: &coverage_core::guardrails::MemberAccess,
+        deadline_ms: u64,
+    ) -> Result<std::sync::Arc<MemberClients>, String> {
+        match &self.members {
+            Some(members) => members.clients(member, until(deadline_ms)).await,
+            None => Err("this function has no STS client for member accounts".to_owned()),
         }
     }
 

@@ -1,8 +1,10 @@
 //! The imperative shell around `coverage-core` for AWS Lambda: configuration
 //! from the environment, AWS clients built once, fact gathering, the guarded
 //! `UpdateAddon` OVERWRITE, the follow-up's schedules on EventBridge
-//! Scheduler, and publishing the alert to SNS.
+//! Scheduler, publishing the alert to SNS, and, in an organization hub, the
+//! member accounts' clients from their assumed roles.
 
+pub mod accounts;
 pub mod audit_log;
 pub mod aws_error;
 pub mod config;

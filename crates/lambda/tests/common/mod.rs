@@ -87,6 +87,9 @@ pub struct Recorded {
     pub path: String,
     pub query: String,
     pub body: Vec<u8>,
+    /// The access key id in the SigV4 `Authorization` header: whose
+    /// credentials signed the call.
+    pub access_key: Option<String>,
 }
 
 impl Recorded {
@@ -135,6 +138,8 @@ pub struct FakeState {
     pub schedule_groups: Vec<&'static str>,
     /// Created schedules by (group, name): the `CreateSchedule` body.
     pub schedules: HashMap<(String, String), Value>,
+    /// How long the credentials STS `AssumeRole` hands out last, in seconds.
+    pub credential_seconds: i64,
     /// CloudWatch Logs Insights over the cluster's audit log.
     pub logs: LogsState,
 }
@@ -178,9 +183,51 @@ impl Default for FakeState {
             requests: Vec::new(),
             schedule_groups: vec![GROUP],
             schedules: HashMap::new(),
+            credential_seconds: 3600,
             logs: LogsState::default(),
         }
     }
+}
+
+/// The access key id the fake STS hands out for a role in `account`:
+/// distinct per account, so a call's signature says which role made it.
+pub fn assumed_key(account: &str) -> String {
+    format!("ASIA{account}")
+}
+
+/// The account whose assumed credentials signed a call, if any.
+fn signing_member(access_key: Option<&str>) -> Option<String> {
+    let account = access_key?.strip_prefix("ASIA")?;
+    (account.len() == 12 && account.chars().all(|c| c.is_ascii_digit())).then(|| account.to_owned())
+}
+
+/// The access key id of a SigV4 `Authorization` header.
+fn access_key_of(request: &Request) -> Option<String> {
+    let header = request.headers.get("authorization")?.to_str().ok()?;
+    let credential = header.split("Credential=").nth(1)?;
+    Some(credential.split('/').next()?.to_owned())
+}
+
+/// What STS itself refuses in an `AssumeRole` body (a ValidationError).
+fn assume_role_problem(form: &HashMap<String, String>) -> Option<String> {
+    let arn = form.get("RoleArn")?;
+    let session = form.get("RoleSessionName")?;
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let arn_ok = matches!(parts.as_slice(), ["arn", "aws", "iam", "", account, role]
+        if account.len() == 12 && role.starts_with("role/") && role.len() > 5);
+    if !arn_ok {
+        return Some(format!("RoleArn {arn:?} is not a role ARN"));
+    }
+    let session_ok = (2..=64).contains(&session.len())
+        && session
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c));
+    if !session_ok {
+        return Some(format!(
+            "RoleSessionName {session:?} must be 2-64 of [\\w+=,.@-]"
+        ));
+    }
+    None
 }
 
 /// What Logs Insights itself (or this test's expectations) refuses in a
@@ -271,6 +318,9 @@ fn operation(method: &str, path: &str, body: &[u8]) -> &'static str {
         ("POST", ["schedules", _]) => "CreateSchedule",
         ("GET", ["schedules", _]) => "GetSchedule",
         ("POST", [""]) if String::from_utf8_lossy(body).contains("Action=Publish") => "Publish",
+        ("POST", [""]) if String::from_utf8_lossy(body).contains("Action=AssumeRole") => {
+            "AssumeRole"
+        }
         _ => "Unknown",
     }
 }
@@ -360,11 +410,14 @@ impl Respond for Responder {
             _ => operation(request.method.as_str(), &path, &request.body),
         };
         let mut state = self.0.lock().unwrap();
+        let access_key = access_key_of(request);
+        let member = signing_member(access_key.as_deref());
         state.requests.push(Recorded {
             operation: op,
             path: path.clone(),
             query: request.url.query().unwrap_or_default().to_owned(),
             body: request.body.clone(),
+            access_key,
         });
         let delay = state.delays.get(op).copied().unwrap_or_default();
         if let Some(queue) = state.failures.get_mut(op)
@@ -377,7 +430,7 @@ impl Respond for Responder {
                 Some(n) => queue.front_mut().unwrap().times = Some(n - 1),
                 None => {}
             }
-            let template = if op == "Publish" {
+            let template = if op == "Publish" || op == "AssumeRole" {
                 query_error(&failure)
             } else if matches!(op, "StartQuery" | "GetQueryResults") {
                 json_error(&failure)
@@ -512,7 +565,9 @@ impl Respond for Responder {
             }
             "ListDetectors" => ok(json!({"detectorIds": [DETECTOR]})),
             "ListCoverage" => ok(json!({"resources": [{
-                "resourceId": CLUSTER, "detectorId": DETECTOR, "accountId": ACCOUNT,
+                "resourceId": CLUSTER, "detectorId": DETECTOR,
+                // Read with a member's role: that member's coverage.
+                "accountId": member.as_deref().unwrap_or(ACCOUNT),
                 "coverageStatus": state.coverage_status,
                 "issue": if state.coverage_status == "HEALTHY" { Value::Null } else { json!("Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found") },
                 "resourceDetails": {"resourceType": "EKS", "eksClusterDetails": {
@@ -521,6 +576,24 @@ impl Respond for Responder {
                     "managementType": "AUTO_MANAGED"}},
                 "updatedAt": now() - 120
             }]})),
+            "AssumeRole" => {
+                let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body).into_owned().collect();
+                if let Some(problem) = assume_role_problem(&form) {
+                    return query_error(&Failure { status: 400, code: "ValidationError", message: "invalid request", times: None })
+                        .set_body_string(format!(r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>{problem}</Message></Error><RequestId>fake</RequestId></ErrorResponse>"#));
+                }
+                let arn = &form["RoleArn"];
+                let account = arn.split(':').nth(4).unwrap_or_default();
+                let expiration = coverage_core::decide::format_time(now() + state.credential_seconds);
+                ResponseTemplate::new(200)
+                    .insert_header("content-type", "text/xml")
+                    .set_body_string(format!(
+                        r#"<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials><AccessKeyId>{key}</AccessKeyId><SecretAccessKey>fake-secret-{account}</SecretAccessKey><SessionToken>fake-token-{account}</SessionToken><Expiration>{expiration}</Expiration></Credentials><AssumedRoleUser><AssumedRoleId>AROAFAKE:{session}</AssumedRoleId><Arn>arn:aws:sts::{account}:assumed-role/{session}</Arn></AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></AssumeRoleResponse>"#,
+                        key = assumed_key(account),
+                        session = form["RoleSessionName"],
+                    ))
+                    .set_delay(delay)
+            }
             "GetCoverageStatistics" => ok(json!({"coverageStatistics": {"countByCoverageStatus": {"HEALTHY": 11, "UNHEALTHY": 2}}})),
             "Publish" => ResponseTemplate::new(200)
                 .insert_header("content-type", "text/xml")
@@ -671,6 +744,18 @@ pub async fn base_config() -> SdkConfig {
         ))
         .load()
         .await
+}
+
+/// The SDK configuration the hub's member clients are built from: every
+/// service on the fake at `aws`.
+pub async fn member_base_config(aws: &str) -> SdkConfig {
+    base_config().await.to_builder().endpoint_url(aws).build()
+}
+
+/// The hub's member accounts, with STS and the member clients on the fake at `aws`.
+pub async fn members(aws: &str) -> coverage_lambda::accounts::Members {
+    let base = member_base_config(aws).await;
+    coverage_lambda::accounts::Members::new(aws_sdk_sts::Client::new(&base), base)
 }
 
 /// Clients with EKS and GuardDuty on `aws` and SNS on `sns`.
