@@ -1,0 +1,395 @@
+//! The view every rendering of an alert shares: the plan and its outcome
+//! turned into headline, place, why, what the function did, the live state,
+//! steps, commands and links, each untrusted value already clipped to the
+//! budget. The chat, plain-text and attribute renderings only lay it out.
+
+use std::borrow::Cow;
+
+use crate::catalog::{Entry, Severity};
+use crate::decide::{ADDON_NAME, NoAction, Outcome, Plan, Subject, format_time, parse_time};
+use crate::event::{CoverageEvent, Resource, Transition};
+use crate::facts::{Fact, Facts};
+use crate::follow_up::recovered_after;
+use crate::ids::UpdateId;
+use crate::text::{clip, is_region, printable_ascii};
+
+use super::{Budget, CommandContext, FilledCommand, fill_commands};
+
+/// Everything both renderings share, already clipped.
+pub(crate) struct View {
+    pub(crate) severity: Severity,
+    pub(crate) headline: Cow<'static, str>,
+    pub(crate) subject_tail: &'static str,
+    pub(crate) emoji: &'static str,
+    pub(crate) cluster: Option<String>,
+    pub(crate) account: Option<String>,
+    pub(crate) region: Option<String>,
+    pub(crate) issue_raw: Option<String>,
+    pub(crate) addon_code: Option<String>,
+    pub(crate) entry: Option<&'static Entry>,
+    pub(crate) why: Cow<'static, str>,
+    pub(crate) did: String,
+    pub(crate) did_command: Option<String>,
+    pub(crate) facts: Vec<String>,
+    pub(crate) steps: Vec<&'static str>,
+    pub(crate) commands: Vec<FilledCommand>,
+    pub(crate) links: Vec<(&'static str, &'static str)>,
+    pub(crate) raw_event: Option<String>,
+    pub(crate) extra_details: Vec<(String, String)>,
+    /// The OVERWRITE a recovery followed: its update id and the minutes since.
+    pub(crate) recovery: Option<(String, i64)>,
+}
+
+pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
+    let event = &plan.event;
+    let envelope = &event.envelope;
+    let cluster = event.cluster_name().map(|c| clip(c, budget.name));
+    let account = event.resource_account().map(|a| clip(a, budget.name));
+    let region = envelope.region.as_deref().map(|r| clip(r, budget.name));
+    let (did, did_command) = describe_outcome(
+        outcome,
+        envelope.region.as_deref().filter(|r| is_region(r)),
+        budget,
+    );
+    let mut view = View {
+        severity: Severity::High,
+        headline: Cow::Borrowed(""),
+        subject_tail: "",
+        emoji: ":rotating_light:",
+        cluster,
+        account,
+        region,
+        issue_raw: None,
+        addon_code: None,
+        entry: None,
+        why: Cow::Borrowed(""),
+        did,
+        did_command,
+        facts: describe_facts(event, &plan.facts, budget),
+        steps: Vec::new(),
+        commands: Vec::new(),
+        links: Vec::new(),
+        raw_event: None,
+        extra_details: Vec::new(),
+        recovery: None,
+    };
+    match &plan.subject {
+        Subject::CoverageLost { entry, issue } => {
+            let context = CommandContext::for_event(event, &issue.raw);
+            view.severity = entry.severity;
+            view.emoji = match entry.severity {
+                Severity::High => ":rotating_light:",
+                Severity::Medium => ":warning:",
+                Severity::Low | Severity::Info => ":information_source:",
+            };
+            view.headline = Cow::Borrowed(entry.title);
+            view.subject_tail = entry.id;
+            view.entry = Some(entry);
+            view.issue_raw = Some(clip(&issue.raw, budget.issue));
+            view.addon_code = issue.addon_code().map(|c| clip(c.as_str(), budget.name));
+            view.why = Cow::Borrowed(entry.why);
+            view.steps = entry.steps.to_vec();
+            view.commands = fill_commands(entry, &context);
+            view.links = entry.links.iter().map(|l| (l.title, l.url)).collect();
+        }
+        Subject::CoverageRestored => {
+            view.severity = Severity::Info;
+            view.emoji = ":white_check_mark:";
+            view.headline = Cow::Borrowed("GuardDuty runtime coverage restored");
+            view.subject_tail = "recovered";
+            view.why = Cow::Borrowed(
+                "GuardDuty reports the cluster's runtime coverage as Healthy again: the agent is running and reporting.",
+            );
+            let event_time = envelope.time.as_deref().and_then(parse_time);
+            if let (Fact::Known(history), Some(event_time)) =
+                (&plan.facts.update_history, event_time)
+                && let Some(recovery) = recovered_after(history, event_time)
+            {
+                let id = clip(&recovery.update.id, 128);
+                view.did = format!(
+                    "Nothing: coverage is back. It recovered {} after OVERWRITE update {id} ({}), the add-on's latest OVERWRITE before this event.",
+                    minutes_phrase(recovery.minutes),
+                    clip(recovery.update.status.as_str(), 64)
+                );
+                view.recovery = Some((id, recovery.minutes));
+            }
+            view.steps = vec![
+                "No action needed.",
+                "If an OVERWRITE was made for this cluster, review the direct change it reverted (earlier alert in this thread) so it is not re-applied.",
+            ];
+            view.links = vec![(
+                "GuardDuty: runtime coverage and troubleshooting for Amazon EKS clusters",
+                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html",
+            )];
+        }
+        Subject::OutOfScope { resource_type } => {
+            view.severity = Severity::Medium;
+            view.emoji = ":warning:";
+            view.headline = Cow::Owned(format!(
+                "GuardDuty runtime coverage {} for a {} resource (not handled here)",
+                if envelope.transition == Transition::Healthy {
+                    "restored"
+                } else {
+                    "lost"
+                },
+                if resource_type.is_empty() {
+                    "non-EKS".to_owned()
+                } else {
+                    printable_ascii(&clip(resource_type, 32))
+                }
+            ));
+            view.subject_tail = "out of scope";
+            view.why = Cow::Borrowed(
+                "This function explains and remediates Amazon EKS clusters only. The event is forwarded so that the coverage change is not lost; the EventBridge rule should filter it out.",
+            );
+            if let Some(detail) = event.decoded_detail() {
+                if let Some(issue) = &detail.issue {
+                    view.issue_raw = Some(clip(&issue.raw, budget.issue));
+                }
+                if let Resource::Ecs(ecs) = &detail.resource {
+                    for (index, issue) in ecs.fargate_issues.iter().take(10).enumerate() {
+                        view.extra_details.push((
+                            format!("Fargate issue {}", index + 1),
+                            clip(issue, budget.fact),
+                        ));
+                    }
+                }
+            }
+            view.steps = vec![
+                "Troubleshoot with the GuardDuty ECS runtime coverage page.",
+                "Restrict the EventBridge rule to detail.resourceDetails.resourceType EKS.",
+            ];
+            view.links = vec![(
+                "GuardDuty: runtime coverage and troubleshooting for Amazon ECS clusters",
+                "https://docs.aws.amazon.com/guardduty/latest/ug/gdu-assess-coverage-ecs.html",
+            )];
+        }
+        Subject::Unreadable { error, raw_event } => {
+            view.severity = Severity::High;
+            view.emoji = ":warning:";
+            view.headline = Cow::Borrowed("Unreadable GuardDuty coverage event");
+            view.subject_tail = "unreadable event";
+            view.why = Cow::Owned(format!(
+                "The event is a GuardDuty coverage event, but its detail could not be read: {}. The raw event is attached so that nothing is lost.",
+                clip(error, budget.fact)
+            ));
+            view.raw_event = Some(clip(raw_event, budget.raw_event));
+            view.steps = vec![
+                "Read the raw event below for the cluster and the issue.",
+                "If GuardDuty changed its event schema, update the decoder (crates/core/src/event.rs).",
+            ];
+            view.links = vec![(
+                "GuardDuty: coverage status EventBridge schema",
+                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html#coverage-status-eventbridge-schema",
+            )];
+        }
+    }
+    view
+}
+
+/// What the function did, in a sentence, and the exact call when there is one.
+fn describe_outcome(
+    outcome: &Outcome,
+    region: Option<&str>,
+    budget: Budget,
+) -> (String, Option<String>) {
+    let region = region.unwrap_or("<region>");
+    match outcome {
+        Outcome::NoAction { why } => (
+            match why {
+                NoAction::Recovered => "Nothing: coverage is back.".to_owned(),
+                NoAction::OutOfScope => "Nothing: out of scope for this function.".to_owned(),
+                NoAction::Unreadable => "Nothing: the event could not be read; it is attached raw.".to_owned(),
+                NoAction::NotAutomatable(actionability) => match actionability {
+                    crate::catalog::Actionability::Manual => {
+                        "Nothing automatic: this issue needs an engineer (steps below).".to_owned()
+                    }
+                    crate::catalog::Actionability::NotActionable => {
+                        "Nothing: this is unsupported by design, not a fault.".to_owned()
+                    }
+                    crate::catalog::Actionability::Transient => {
+                        "Nothing: this clears by itself; act only if it persists.".to_owned()
+                    }
+                    crate::catalog::Actionability::AutomaticOverwrite => {
+                        "Nothing: the issue text does not carry a ConfigurationConflict code, so no OVERWRITE is made.".to_owned()
+                    }
+                },
+            },
+            None,
+        ),
+        Outcome::Skipped { reason, would_call, unchecked } => {
+            let mut sentence = format!("OVERWRITE retry not made: {}.", clip(&reason.explain(), budget.fact));
+            if !unchecked.is_empty() {
+                let unchecked: Vec<&str> = unchecked.iter().map(|e| e.describe()).collect();
+                sentence.push_str(&format!(" Not checked, facts not gathered: {}.", unchecked.join("; ")));
+            }
+            if would_call.is_some() {
+                sentence.push_str(" The call it would make:");
+            }
+            (sentence, would_call.as_ref().map(|r| clip(&r.as_cli(region), budget.issue)))
+        }
+        Outcome::UpdateStarted { request, update_id, status, follow_up } => {
+            let mut sentence = format!(
+                "Retried the add-on update with conflict resolution OVERWRITE, keeping version {} and its configuration values: EKS update {} ({}), idempotency token {}. Follow-up: {}",
+                request.addon_version.as_deref().unwrap_or("?"),
+                clip(update_id, 128),
+                clip(status, 64),
+                request.client_request_token,
+                clip(&follow_up.explain(), budget.fact)
+            );
+            // Only a parsed update id goes into a command.
+            match UpdateId::parse(update_id) {
+                Ok(id) if !follow_up.is_scheduled() => sentence.push_str(&format!(
+                    "; check it with: aws eks describe-update --name {} --addon-name {ADDON_NAME} --update-id {id} --region {region}",
+                    request.cluster_name
+                )),
+                _ => sentence.push('.'),
+            }
+            (sentence, Some(clip(&request.as_cli(region), budget.issue)))
+        }
+        Outcome::UpdateInFlight { request, message } => (
+            format!(
+                "Tried the OVERWRITE retry, but EKS reports an update already in flight (ResourceInUseException), so it was not retried: {}",
+                clip(message, 512)
+            ),
+            Some(clip(&request.as_cli(region), budget.issue)),
+        ),
+        Outcome::UpdateFailed { request, error } => (
+            format!("The OVERWRITE retry failed: {}. Follow the steps below.", clip(error, 1024)),
+            Some(clip(&request.as_cli(region), budget.issue)),
+        ),
+        Outcome::UpdateOutcomeUnknown { request, why } => (
+            format!(
+                "Called UpdateAddon with conflict resolution OVERWRITE, but the outcome is unknown: {}. EKS may or may not have started the update; check with `aws eks list-updates --name {} --addon-name {ADDON_NAME} --region {region}`. A retry is safe: the same idempotency token ({}) lets EKS start at most one update. The call:",
+                clip(why, 512),
+                request.cluster_name,
+                request.client_request_token
+            ),
+            Some(clip(&request.as_cli(region), budget.issue)),
+        ),
+    }
+}
+
+fn minutes_phrase(minutes: i64) -> String {
+    if minutes == 1 {
+        "1 minute".to_owned()
+    } else {
+        format!("{minutes} minutes")
+    }
+}
+
+/// The gathered facts as short lines (untrusted values clipped, rendered later as code).
+fn describe_facts(event: &CoverageEvent, facts: &Facts, budget: Budget) -> Vec<String> {
+    let mut lines = Vec::new();
+    if let Some(cluster) = event.eks_cluster() {
+        let count = |n: Option<u64>| n.map_or("?".to_owned(), |n| n.to_string());
+        let mut line = format!(
+            "Nodes (event): {} available of {} desired",
+            count(cluster.available_nodes),
+            count(cluster.desired_nodes)
+        );
+        if let Some(version) = &cluster.addon_version {
+            line.push_str(&format!("; agent version {}", clip(version, budget.name)));
+        }
+        lines.push(line);
+    }
+    match &facts.addon {
+        Fact::Known(addon) => {
+            let mut line = format!(
+                "Add-on {ADDON_NAME}: {}, version {}",
+                clip(addon.status.as_str(), budget.name),
+                addon
+                    .version
+                    .as_deref()
+                    .map_or("?".to_owned(), |v| clip(v, budget.name))
+            );
+            if addon
+                .configuration_values
+                .as_deref()
+                .is_some_and(|v| !v.trim().is_empty())
+            {
+                line.push_str(", custom configuration values kept");
+            }
+            lines.push(line);
+            for issue in addon.health_issues.iter().take(5) {
+                lines.push(format!(
+                    "Add-on health issue {}: {}",
+                    clip(&issue.code, budget.name),
+                    clip(&issue.message, budget.fact)
+                ));
+            }
+        }
+        Fact::Unavailable(why) => lines.push(format!(
+            "Add-on: could not be read ({})",
+            clip(why, budget.fact)
+        )),
+        Fact::NotGathered => {}
+    }
+    match &facts.coverage {
+        Fact::Known(coverage) => {
+            let mut line = format!(
+                "GuardDuty coverage now: {}",
+                coverage
+                    .coverage_status
+                    .as_ref()
+                    .map_or("?".to_owned(), |s| clip(s.as_str(), budget.name))
+            );
+            if let (Some(covered), Some(compatible)) =
+                (coverage.covered_nodes, coverage.compatible_nodes)
+            {
+                line.push_str(&format!(
+                    ", {covered} of {compatible} compatible nodes covered"
+                ));
+            }
+            if let Some(management) = &coverage.management_type {
+                line.push_str(&format!(", agent {}", clip(management, budget.name)));
+            }
+            if let Some(updated) = coverage.updated_at {
+                line.push_str(&format!(", updated {}", format_time(updated)));
+            }
+            lines.push(line);
+            if let Some(issue) = coverage.issue.as_deref().filter(|i| !i.is_empty()) {
+                lines.push(format!(
+                    "GuardDuty's current issue: {}",
+                    clip(issue, budget.fact)
+                ));
+            }
+        }
+        Fact::Unavailable(why) => lines.push(format!(
+            "GuardDuty coverage: could not be read ({})",
+            clip(why, budget.fact)
+        )),
+        Fact::NotGathered => {}
+    }
+    match &facts.statistics {
+        Fact::Known(stats) => lines.push(format!(
+            "Account coverage in this region: {} healthy, {} unhealthy",
+            stats.healthy.map_or("?".to_owned(), |n| n.to_string()),
+            stats.unhealthy.map_or("?".to_owned(), |n| n.to_string())
+        )),
+        Fact::Unavailable(why) => lines.push(format!(
+            "Coverage statistics: could not be read ({})",
+            clip(why, budget.fact)
+        )),
+        Fact::NotGathered => {}
+    }
+    match &facts.update_history {
+        Fact::Known(history) => lines.push(format!(
+            "Add-on update history: {} update(s), {} with OVERWRITE",
+            history.len(),
+            history.iter().filter(|u| u.is_overwrite()).count()
+        )),
+        Fact::Unavailable(why) => lines.push(format!(
+            "Add-on update history: could not be read ({})",
+            clip(why, budget.fact)
+        )),
+        Fact::NotGathered => {}
+    }
+    if let Fact::Unavailable(why) = &facts.detector_id {
+        lines.push(format!(
+            "GuardDuty detector: could not be read ({})",
+            clip(why, budget.fact)
+        ));
+    }
+    lines
+}
