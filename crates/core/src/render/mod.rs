@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::catalog::{CommandKind, Entry};
+use crate::catalog::{CommandKind, Entry, notices};
 use crate::decide::{Outcome, Plan, Subject};
 use crate::event::CoverageEvent;
 use crate::text::{
@@ -150,9 +150,9 @@ pub fn summary(plan: &Plan, outcome: &Outcome, message_id: &str) -> Summary {
 pub fn issue_id(plan: &Plan) -> &'static str {
     match &plan.subject {
         Subject::CoverageLost { entry, .. } => entry.id,
-        Subject::CoverageRestored => "recovered",
-        Subject::OutOfScope { .. } => "out-of-scope",
-        Subject::Unreadable { .. } => "unreadable-event",
+        Subject::CoverageRestored => notices::RECOVERED.id,
+        Subject::OutOfScope { .. } => notices::OUT_OF_SCOPE.id,
+        Subject::Unreadable { .. } => notices::UNREADABLE.id,
     }
 }
 

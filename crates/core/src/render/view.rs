@@ -5,6 +5,7 @@
 
 use std::borrow::Cow;
 
+use crate::catalog::notices::{self, Notice};
 use crate::catalog::{Entry, Severity};
 use crate::decide::{ADDON_NAME, NoAction, Outcome, Plan, Subject, format_time, parse_time};
 use crate::event::{CoverageEvent, Resource, Transition};
@@ -38,6 +39,19 @@ pub(crate) struct View {
     pub(crate) extra_details: Vec<(String, String)>,
     /// The OVERWRITE a recovery followed: its update id and the minutes since.
     pub(crate) recovery: Option<(String, i64)>,
+}
+
+impl View {
+    /// The fixed texts of an alert that has no catalog row.
+    fn apply_notice(&mut self, notice: &'static Notice) {
+        self.severity = notice.severity;
+        self.emoji = notice.emoji;
+        self.headline = Cow::Borrowed(notice.title);
+        self.subject_tail = notice.subject_tail;
+        self.why = Cow::Borrowed(notice.why);
+        self.steps = notice.steps.to_vec();
+        self.links = notice.links.iter().map(|l| (l.title, l.url)).collect();
+    }
 }
 
 pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View {
@@ -93,13 +107,7 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
             view.links = entry.links.iter().map(|l| (l.title, l.url)).collect();
         }
         Subject::CoverageRestored => {
-            view.severity = Severity::Info;
-            view.emoji = ":white_check_mark:";
-            view.headline = Cow::Borrowed("GuardDuty runtime coverage restored");
-            view.subject_tail = "recovered";
-            view.why = Cow::Borrowed(
-                "GuardDuty reports the cluster's runtime coverage as Healthy again: the agent is running and reporting.",
-            );
+            view.apply_notice(&notices::RECOVERED);
             let event_time = envelope.time.as_deref().and_then(parse_time);
             if let (Fact::Known(history), Some(event_time)) =
                 (&plan.facts.update_history, event_time)
@@ -113,34 +121,25 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
                 );
                 view.recovery = Some((id, recovery.minutes));
             }
-            view.steps = vec![
-                "No action needed.",
-                "If an OVERWRITE was made for this cluster, review the direct change it reverted (earlier alert in this thread) so it is not re-applied.",
-            ];
-            view.links = vec![(
-                "GuardDuty: runtime coverage and troubleshooting for Amazon EKS clusters",
-                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html",
-            )];
         }
         Subject::OutOfScope { resource_type } => {
-            view.severity = Severity::Medium;
-            view.emoji = ":warning:";
-            view.headline = Cow::Owned(format!(
-                "GuardDuty runtime coverage {} for a {} resource (not handled here)",
-                if envelope.transition == Transition::Healthy {
-                    "restored"
-                } else {
-                    "lost"
-                },
-                if resource_type.is_empty() {
-                    "non-EKS".to_owned()
-                } else {
-                    printable_ascii(&clip(resource_type, 32))
-                }
-            ));
-            view.subject_tail = "out of scope";
-            view.why = Cow::Borrowed(
-                "This function explains and remediates Amazon EKS clusters only. The event is forwarded so that the coverage change is not lost; the EventBridge rule should filter it out.",
+            let notice = &notices::OUT_OF_SCOPE;
+            view.apply_notice(notice);
+            let transition = if envelope.transition == Transition::Healthy {
+                "restored"
+            } else {
+                "lost"
+            };
+            let resource = if resource_type.is_empty() {
+                "non-EKS".to_owned()
+            } else {
+                printable_ascii(&clip(resource_type, 32))
+            };
+            view.headline = Cow::Owned(
+                notice
+                    .title
+                    .replace("{transition}", transition)
+                    .replace("{resource}", &resource),
             );
             if let Some(detail) = event.decoded_detail() {
                 if let Some(issue) = &detail.issue {
@@ -155,33 +154,12 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
                     }
                 }
             }
-            view.steps = vec![
-                "Troubleshoot with the GuardDuty ECS runtime coverage page.",
-                "Restrict the EventBridge rule to detail.resourceDetails.resourceType EKS.",
-            ];
-            view.links = vec![(
-                "GuardDuty: runtime coverage and troubleshooting for Amazon ECS clusters",
-                "https://docs.aws.amazon.com/guardduty/latest/ug/gdu-assess-coverage-ecs.html",
-            )];
         }
         Subject::Unreadable { error, raw_event } => {
-            view.severity = Severity::High;
-            view.emoji = ":warning:";
-            view.headline = Cow::Borrowed("Unreadable GuardDuty coverage event");
-            view.subject_tail = "unreadable event";
-            view.why = Cow::Owned(format!(
-                "The event is a GuardDuty coverage event, but its detail could not be read: {}. The raw event is attached so that nothing is lost.",
-                clip(error, budget.fact)
-            ));
+            let notice = &notices::UNREADABLE;
+            view.apply_notice(notice);
+            view.why = Cow::Owned(notice.why.replace("{error}", &clip(error, budget.fact)));
             view.raw_event = Some(clip(raw_event, budget.raw_event));
-            view.steps = vec![
-                "Read the raw event below for the cluster and the issue.",
-                "If GuardDuty changed its event schema, update the decoder (crates/core/src/event.rs).",
-            ];
-            view.links = vec![(
-                "GuardDuty: coverage status EventBridge schema",
-                "https://docs.aws.amazon.com/guardduty/latest/ug/eks-runtime-monitoring-coverage.html#coverage-status-eventbridge-schema",
-            )];
         }
     }
     view
