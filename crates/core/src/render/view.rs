@@ -39,6 +39,9 @@ pub(crate) struct View {
     pub(crate) extra_details: Vec<(String, String)>,
     /// The OVERWRITE a recovery followed: its update id and the minutes since.
     pub(crate) recovery: Option<(String, i64)>,
+    /// Who changed the conflicting objects last (the audit log), as short
+    /// lines: untrusted, rendered as code. Filled by `describe_who_changed`.
+    pub(crate) who_changed: Vec<String>,
 }
 
 impl View {
@@ -86,6 +89,7 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
         raw_event: None,
         extra_details: Vec::new(),
         recovery: None,
+        who_changed: describe_who_changed(plan, budget),
     };
     match &plan.subject {
         Subject::CoverageLost { entry, issue } => {
@@ -163,6 +167,14 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
         }
     }
     view
+}
+
+/// Who changed it: the last writers of the conflicting objects, one line
+/// each, from the cluster's audit log. The slot the audit-log fact fills;
+/// the chat alert shows these lines right after what broke, the plain text
+/// after the issue. Empty until that fact exists.
+fn describe_who_changed(_plan: &Plan, _budget: Budget) -> Vec<String> {
+    Vec::new()
 }
 
 /// What the function did, in a sentence, and the exact call when there is one.
