@@ -25,7 +25,8 @@ use crate::text::{
     clip, find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name, is_region,
 };
 
-pub(crate) use chat::thread_id_for;
+pub(crate) use chat::{Description, Notification, thread_id_for};
+pub use chat::{MAX_DESCRIPTION, MAX_KEYWORD, MAX_NEXT_STEP, MAX_TITLE};
 pub(crate) use plain::push_indented;
 
 use attributes::{attributes, subject};
