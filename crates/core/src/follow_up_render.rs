@@ -18,11 +18,10 @@ use crate::follow_up::{
     UpdateErrorDetail, UpdateLookup,
 };
 use crate::render::{
-    Description, MAX_SUBJECT_CHARS, Message, MessageFormat, Notification, push_indented,
-    thread_id_for,
+    Description, MAX_SUBJECT_CHARS, Message, MessageFormat, Notification, thread_id_for,
 };
 use crate::text::{
-    ascii_ellipsis, clip, clip_utf16, printable_ascii, push_code_block, push_code_span,
+    ascii_ellipsis, clip, clip_utf16, one_line, printable_ascii, push_code_block, push_code_span,
     push_command_block, push_inert_prose,
 };
 
@@ -500,8 +499,8 @@ fn text(view: &FollowUpView<'_>, parts: &Parts) -> String {
         "Where: cluster {}, account {}, {}",
         payload.cluster, payload.account, payload.region
     );
-    let _ = writeln!(out, "\nWhat happened: {}", parts.said);
-    let _ = writeln!(out, "Update: {}", update_line(view));
+    let _ = writeln!(out, "\nWhat happened: {}", one_line(&parts.said));
+    let _ = writeln!(out, "Update: {}", one_line(&update_line(view)));
     let errors = errors(view);
     if !errors.is_empty() {
         out.push_str("\nEKS's errors:\n");
@@ -509,22 +508,22 @@ fn text(view: &FollowUpView<'_>, parts: &Parts) -> String {
             let code = clip(&error.code, MAX_NAME_BYTES);
             let _ = writeln!(
                 out,
-                "  - {code}: {}",
+                "  - {}: {}",
+                one_line(&code),
                 error_meaning(&error.code)
                     .unwrap_or("a code this function does not know: EKS's message is all there is")
             );
-            out.push_str("    ");
-            push_indented(
-                &mut out,
-                &clip(&error.message, MAX_MESSAGE_BYTES).replace('\n', "\n  "),
+            let _ = writeln!(
+                out,
+                "    {}",
+                one_line(&clip(&error.message, MAX_MESSAGE_BYTES))
             );
-            out.push('\n');
             if !error.resource_ids.is_empty() {
                 let ids: Vec<String> = error
                     .resource_ids
                     .iter()
                     .take(MAX_RESOURCE_IDS)
-                    .map(|id| clip(id, MAX_NAME_BYTES))
+                    .map(|id| one_line(&clip(id, MAX_NAME_BYTES)).into_owned())
                     .collect();
                 let _ = writeln!(out, "    resources: {}", ids.join(", "));
             }
@@ -534,11 +533,11 @@ fn text(view: &FollowUpView<'_>, parts: &Parts) -> String {
     if !addon.is_empty() {
         out.push_str("\nLive state:\n");
         for line in &addon {
-            let _ = writeln!(out, "  - {line}");
+            let _ = writeln!(out, "  - {}", one_line(line));
         }
     }
     if let Some(sentence) = claim_sentence(view.claim) {
-        let _ = writeln!(out, "\nNote: {sentence}");
+        let _ = writeln!(out, "\nNote: {}", one_line(&sentence));
     }
     out.push_str("\nNext steps:\n");
     for (index, step) in parts.steps.iter().enumerate() {

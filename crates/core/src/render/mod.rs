@@ -27,7 +27,6 @@ use crate::text::{
 
 pub(crate) use chat::{Description, Notification, thread_id_for};
 pub use chat::{MAX_DESCRIPTION, MAX_KEYWORD, MAX_NEXT_STEP, MAX_TITLE};
-pub(crate) use plain::push_indented;
 
 use attributes::{attributes, subject};
 use chat::chat_message;

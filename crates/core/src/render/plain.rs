@@ -1,12 +1,16 @@
 //! The alert as plain text, for email subscribers and terminals: the same
 //! view as the chat notification, with the full runbook (every step and
-//! command) laid out to be read and pasted.
+//! command) laid out to be read and pasted. No untrusted value can start a
+//! line: single values have their line breaks (including `\r`, U+0085,
+//! U+2028, U+2029) made spaces, the raw event is quoted line by line. Only
+//! our own commands (catalog templates with parsed ids, the OVERWRITE call)
+//! span lines, as they must to be pasted.
 
 use std::fmt::Write as _;
 
 use crate::catalog::CommandKind;
 use crate::decide::Plan;
-use crate::text::clip;
+use crate::text::{clip, is_line_break, one_line};
 
 use super::FilledCommand;
 use super::view::View;
@@ -16,7 +20,7 @@ pub(crate) fn plain_text(plan: &Plan, view: &View) -> String {
     let _ = writeln!(
         out,
         "{} [{}]",
-        view.headline,
+        one_line(&view.headline),
         view.severity.as_str().to_ascii_uppercase()
     );
     let places = [
@@ -29,7 +33,7 @@ pub(crate) fn plain_text(plan: &Plan, view: &View) -> String {
         out.push_str(if first { "Where: " } else { ", " });
         first = false;
         out.push_str(label);
-        out.push_str(value);
+        out.push_str(&one_line(value));
     }
     if !first {
         out.push('\n');
@@ -42,16 +46,20 @@ pub(crate) fn plain_text(plan: &Plan, view: &View) -> String {
             entry.actionability.as_str()
         );
     }
-    let _ = writeln!(out, "\nWhy: {}", view.why);
+    let _ = writeln!(out, "\nWhy: {}", one_line(&view.why));
     if let Some(raw) = &view.issue_raw {
-        out.push_str("\nGuardDuty said:\n  ");
-        push_indented(&mut out, raw);
-        out.push('\n');
+        let _ = writeln!(out, "\nGuardDuty said:\n  {}", one_line(raw));
     }
     for (label, value) in &view.extra_details {
-        let _ = writeln!(out, "{label}: {value}");
+        let _ = writeln!(out, "{label}: {}", one_line(value));
     }
-    let _ = writeln!(out, "\nWhat this function did: {}", view.did);
+    if !view.who_changed.is_empty() {
+        out.push_str("\nWho changed it:\n");
+        for line in &view.who_changed {
+            let _ = writeln!(out, "  - {}", one_line(line));
+        }
+    }
+    let _ = writeln!(out, "\nWhat this function did: {}", one_line(&view.did));
     if let Some(command) = &view.did_command {
         out.push_str("  ");
         push_indented(&mut out, command);
@@ -60,7 +68,7 @@ pub(crate) fn plain_text(plan: &Plan, view: &View) -> String {
     if !view.facts.is_empty() {
         out.push_str("\nLive state:\n");
         for fact in &view.facts {
-            let _ = writeln!(out, "  - {fact}");
+            let _ = writeln!(out, "  - {}", one_line(fact));
         }
     }
     if !view.steps.is_empty() {
@@ -83,14 +91,13 @@ pub(crate) fn plain_text(plan: &Plan, view: &View) -> String {
                 ""
             };
             let _ = write!(out, "  # {purpose}{note}\n  ");
-            push_indented(&mut out, command);
+            push_command(&mut out, command);
             out.push('\n');
         }
     }
     if let Some(raw) = &view.raw_event {
-        out.push_str("\nRaw event:\n  ");
-        push_indented(&mut out, raw);
-        out.push('\n');
+        out.push_str("\nRaw event:\n");
+        push_quoted(&mut out, raw);
     }
     if !view.links.is_empty() {
         out.push_str("\nDocs:\n");
@@ -101,14 +108,36 @@ pub(crate) fn plain_text(plan: &Plan, view: &View) -> String {
     let _ = write!(
         out,
         "\nEvent {} ({})",
-        clip(&plan.event.envelope.id, 128),
+        one_line(&clip(&plan.event.envelope.id, 128)),
         plan.event.envelope.transition.detail_type()
     );
     if let Some(time) = plan.event.envelope.time.as_deref() {
-        let _ = write!(out, " at {}", clip(time, 64));
+        let _ = write!(out, " at {}", one_line(&clip(time, 64)));
     }
     out.push('\n');
     out
+}
+
+/// Append untrusted multi-line text (the raw event) as a quote: every line,
+/// whatever ends it (`\n`, `\r`, U+2028, ...), starts with `  | `, so none
+/// can pass for a line of the alert's own.
+pub(crate) fn push_quoted(out: &mut String, text: &str) {
+    for line in text.split(is_line_break) {
+        out.push_str("  | ");
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
+/// Append one of our commands: indented like the rest, except that a
+/// command with a heredoc keeps its lines as they are, so that its body and
+/// its closing delimiter still work when pasted.
+fn push_command(out: &mut String, command: &str) {
+    if command.contains("<<") {
+        out.push_str(command);
+    } else {
+        push_indented(out, command);
+    }
 }
 
 /// Append text with every line after the first indented by two spaces.
