@@ -490,11 +490,14 @@ fn chat_description(view: &View) -> String {
     }
     let shown = usize::from(key_command(&view.commands).is_some());
     let mut runbook = String::new();
-    if view.commands.len() > shown || view.steps.len() > 1 {
+    // Only a catalog row has a runbook that `coverage explain` shows.
+    if view.entry.is_some() && (view.commands.len() > shown || view.steps.len() > 1) {
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         runbook = format!(
-            "The full runbook ({} steps, {} commands) is in the plain-text alert (email) and in `coverage explain`.",
-            view.steps.len(),
-            view.commands.len()
+            "The full runbook ({}, {}) is in the plain-text alert (email) and in `coverage explain`.",
+            count(view.steps.len(), "step", "steps"),
+            count(view.commands.len(), "command", "commands")
         );
         if !description.section(&runbook) {
             runbook.clear();
