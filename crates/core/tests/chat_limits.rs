@@ -4,7 +4,8 @@
 //! follow-up quoting hostile and huge EKS errors, and for arbitrary issue
 //! strings and cluster names (proptest). Limits are counted in UTF-16 code
 //! units, as the chat clients count (crates/core/src/render/chat.rs); the
-//! plain text is checked for untrusted values that start a line.
+//! plain text is checked for untrusted values that start a line. Also: a
+//! failure every read shares (no credentials) is said once.
 
 // Test helpers may fail loudly: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -517,4 +518,58 @@ proptest! {
         });
         every_alert(&value, &issue, "proptest");
     }
+}
+
+/// Without credentials every read fails the same way: the alert says so
+/// once, not once per read; a read that fails otherwise keeps its own line.
+#[test]
+fn every_read_failing_alike_is_said_once() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/unhealthy.addon-configuration-conflict.json"
+    ))
+    .unwrap();
+    let event = decode_event_bytes(&bytes).unwrap();
+    let cause = "AWS could not be reached: no AWS credentials (the SDK's credential chain found none)";
+    let mut facts = Facts {
+        now: Some(1_773_480_127),
+        function: Fact::Known(
+            FunctionIdentity::from_arn("arn:aws:lambda:us-east-1:111122223333:function:coverage")
+                .unwrap(),
+        ),
+        detector_id: Fact::Unavailable(format!("ListDetectors failed: {cause}")),
+        addon: Fact::Unavailable(format!("DescribeAddon failed: {cause}")),
+        update_history: Fact::Unavailable(format!("ListUpdates failed: {cause}")),
+        coverage: Fact::Unavailable(format!(
+            "no GuardDuty detector: ListDetectors failed: {cause}"
+        )),
+        statistics: Fact::Unavailable(format!(
+            "no GuardDuty detector: ListDetectors failed: {cause}"
+        )),
+    };
+    let text = |facts: &Facts| {
+        let plan = decide(&event, facts, &Policy::offline());
+        let alert = render(&plan, &plan.outcome_without_call().unwrap());
+        assert_alert(&alert, "no credentials");
+        alert.text_message
+    };
+    // The live state's lines (the skip reason may quote its own fact).
+    let live = |text: &str| -> usize {
+        text.lines()
+            .filter(|line| line.starts_with("  - ") && line.contains("no AWS credentials"))
+            .count()
+    };
+    let once = text(&facts);
+    assert_eq!(live(&once), 1, "{once}");
+    assert!(
+        once.contains("Every AWS read failed the same way (add-on, update history, GuardDuty coverage, coverage statistics, GuardDuty detector): AWS could not be reached"),
+        "{once}"
+    );
+    // One read failing otherwise: each keeps its line.
+    facts.statistics =
+        Fact::Unavailable("GetCoverageStatistics failed: ThrottlingException".into());
+    let each = text(&facts);
+    assert!(!each.contains("Every AWS read failed"), "{each}");
+    assert!(each.contains("ThrottlingException"), "{each}");
+    assert_eq!(live(&each), 4, "{each}");
 }

@@ -21,6 +21,13 @@ const SENSITIVE_TARGETS: &[&str] = &[
     "h2",
 ];
 
+/// The SDK's credential chain warns once per provider that finds nothing
+/// (environment, profile, web identity, IMDS...), on every read: without
+/// credentials (`cargo lambda watch` on a laptop) that is several warnings
+/// per event. The failed read's own error says it once, in the alert and in
+/// the `event handled` line, so the chain is heard only at ERROR.
+const CREDENTIAL_CHAIN: &str = "aws_config::meta::credentials::chain=error";
+
 /// The filter for a requested level (the value of `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`).
 pub fn filter(requested: Option<&str>) -> EnvFilter {
     // Lambda's levels include FATAL, which tracing calls ERROR.
@@ -44,6 +51,9 @@ pub fn filter(requested: Option<&str>) -> EnvFilter {
         if let Ok(directive) = format!("{target}={cap}").parse::<Directive>() {
             filter = filter.add_directive(directive);
         }
+    }
+    if let Ok(directive) = CREDENTIAL_CHAIN.parse::<Directive>() {
+        filter = filter.add_directive(directive);
     }
     filter
 }
@@ -78,6 +88,10 @@ mod tests {
         let quiet = filter(Some("warn")).to_string();
         assert!(quiet.contains("aws_sigv4=warn"), "{quiet}");
         assert!(filter(Some("nonsense")).to_string().contains("info"));
+        assert!(
+            text.contains("aws_config::meta::credentials::chain=error"),
+            "{text}"
+        );
         assert!(
             filter(Some("FATAL")).to_string().starts_with("error")
                 || filter(Some("FATAL")).to_string().contains(",error")

@@ -268,6 +268,47 @@ fn minutes_phrase(minutes: i64) -> String {
     }
 }
 
+/// When every read that was made failed, and for the same reason (no
+/// credentials, no route to AWS), that reason once instead of once per read.
+fn every_read_failed_alike(facts: &Facts, budget: Budget) -> Option<String> {
+    fn why<T>(fact: &Fact<T>) -> Option<Option<&str>> {
+        match fact {
+            Fact::NotGathered => None,
+            Fact::Known(_) => Some(None),
+            Fact::Unavailable(why) => Some(Some(why.as_str())),
+        }
+    }
+    let reads = [
+        ("add-on", why(&facts.addon)),
+        ("update history", why(&facts.update_history)),
+        ("GuardDuty coverage", why(&facts.coverage)),
+        ("coverage statistics", why(&facts.statistics)),
+        ("GuardDuty detector", why(&facts.detector_id)),
+    ];
+    let made: Vec<(&str, Option<&str>)> = reads
+        .into_iter()
+        .filter_map(|(name, why)| why.map(|why| (name, why)))
+        .collect();
+    // The shell words each failure "<Operation> failed: <cause>" (a
+    // coverage read without a detector: "no GuardDuty detector: ...").
+    let cause = |why: &str| -> String {
+        why.split_once(" failed: ")
+            .map_or(why, |(_, cause)| cause)
+            .to_owned()
+    };
+    let mut causes = made.iter().map(|(_, why)| why.map(cause));
+    let first = causes.next()??;
+    if made.len() < 2 || !causes.all(|c| c.as_deref() == Some(first.as_str())) {
+        return None;
+    }
+    let names: Vec<&str> = made.iter().map(|(name, _)| *name).collect();
+    Some(format!(
+        "Every AWS read failed the same way ({}): {}",
+        names.join(", "),
+        clip(&first, budget.fact)
+    ))
+}
+
 /// The gathered facts as short lines (untrusted values clipped, rendered later as code).
 fn describe_facts(event: &CoverageEvent, facts: &Facts, budget: Budget) -> Vec<String> {
     let mut lines = Vec::new();
@@ -282,6 +323,10 @@ fn describe_facts(event: &CoverageEvent, facts: &Facts, budget: Budget) -> Vec<S
             line.push_str(&format!("; agent version {}", clip(version, budget.name)));
         }
         lines.push(line);
+    }
+    if let Some(line) = every_read_failed_alike(facts, budget) {
+        lines.push(line);
+        return lines;
     }
     match &facts.addon {
         Fact::Known(addon) => {
