@@ -161,6 +161,12 @@ fn assert_plain(text: &str, what: &str) {
 fn assert_alert(alert: &Alert, what: &str) {
     assert_chat(&alert.chat_message, what);
     assert_plain(&alert.text_message, what);
+    // The subject and the attributes carry no mention or link syntax either.
+    for text in std::iter::once(&alert.subject).chain(alert.attributes.values()) {
+        for token in ["<!", "@here", "@channel", "](http", "<https:"] {
+            assert!(!text.contains(token), "{what}: {token:?} in {text:?}");
+        }
+    }
 }
 
 /// Facts as the Lambda reads them, every untrusted one carrying `text`.
@@ -530,7 +536,8 @@ fn every_read_failing_alike_is_said_once() {
     ))
     .unwrap();
     let event = decode_event_bytes(&bytes).unwrap();
-    let cause = "AWS could not be reached: no AWS credentials (the SDK's credential chain found none)";
+    let cause =
+        "AWS could not be reached: no AWS credentials (the SDK's credential chain found none)";
     let mut facts = Facts {
         now: Some(1_773_480_127),
         function: Fact::Known(

@@ -1,12 +1,14 @@
 //! The SNS subject (printable ASCII, under 100 characters) and the SNS
 //! message attributes (at most ten, never empty) that subscription filter
-//! policies match on.
+//! policies match on. Untrusted parts (cluster, region, event id, resource
+//! type) are inert ASCII there too: no `<!channel>`, `@here` or link syntax
+//! survives in a subject an email client or a forwarder might render.
 
 use std::collections::BTreeMap;
 
 use crate::decide::{Outcome, Plan, Subject};
 use crate::event::Resource;
-use crate::text::{ascii_ellipsis, clip, printable_ascii};
+use crate::text::{ascii_ellipsis, clip, inert_ascii, printable_ascii};
 
 use super::view::View;
 use super::{Budget, MAX_ATTRIBUTES, MAX_SUBJECT_CHARS, issue_id};
@@ -16,11 +18,12 @@ pub(crate) fn subject(plan: &Plan, view: &View, budget: Budget) -> String {
         Subject::CoverageRestored => "RESOLVED".to_owned(),
         _ => view.severity.as_str().to_ascii_uppercase(),
     };
+    let inert = |text: &str, max: usize| inert_ascii(&clip(text, max * 4), max);
     let place = match (&view.cluster, &view.region) {
         (Some(cluster), Some(region)) => {
-            format!(" on {} ({})", clip(cluster, 60), clip(region, 20))
+            format!(" on {} ({})", inert(cluster, 60), inert(region, 20))
         }
-        (Some(cluster), None) => format!(" on {}", clip(cluster, 60)),
+        (Some(cluster), None) => format!(" on {}", inert(cluster, 60)),
         _ => String::new(),
     };
     let text = match &plan.subject {
@@ -34,7 +37,7 @@ pub(crate) fn subject(plan: &Plan, view: &View, budget: Budget) -> String {
         }
         Subject::Unreadable { .. } => format!(
             "[{badge}] Unreadable GuardDuty coverage event {}",
-            clip(&plan.event.envelope.id, budget.name.min(64))
+            inert(&plan.event.envelope.id, budget.name.min(64))
         ),
     };
     let cleaned = printable_ascii(&text);
@@ -53,11 +56,11 @@ pub(crate) fn attributes(
 ) -> BTreeMap<&'static str, String> {
     // SNS rejects empty attribute values.
     let value = |text: Option<&str>| {
-        let cleaned = printable_ascii(text.unwrap_or(""));
+        let cleaned = inert_ascii(text.unwrap_or(""), budget.name);
         if cleaned.is_empty() {
             "unknown".to_owned()
         } else {
-            ascii_ellipsis(&cleaned, budget.name)
+            cleaned
         }
     };
     let resource_type = match plan.event.decoded_detail().map(|d| &d.resource) {
