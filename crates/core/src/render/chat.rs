@@ -184,7 +184,8 @@ pub(crate) fn fit_step(step: &str) -> String {
     if utf16_len(step) <= MAX_NEXT_STEP {
         return step.to_owned();
     }
-    let cut = clip_utf16(step, MAX_NEXT_STEP);
+    // Room for the " …" that ends a cut step.
+    let cut = clip_utf16(step, MAX_NEXT_STEP - 1);
     let kept = cut.trim_end_matches('…');
     // The last sentence end (or, failing that, word end) in what fits.
     let end = kept
@@ -594,4 +595,27 @@ pub(crate) fn chat_message(plan: &Plan, outcome: &Outcome, view: &View, _budget:
         additional_context: context,
     }
     .into_json()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_cut_at_a_sentence_or_word_within_the_limit() {
+        let sentences = format!("{} Second sentence here.", "word ".repeat(80).trim_end());
+        let spaceless = "x".repeat(400);
+        for step in [sentences.as_str(), spaceless.as_str()] {
+            let fitted = fit_step(step);
+            assert!(
+                utf16_len(&fitted) <= MAX_NEXT_STEP,
+                "{}",
+                utf16_len(&fitted)
+            );
+            assert!(fitted.ends_with(" …"), "{fitted}");
+        }
+        let long = format!("First sentence. {}", "more words ".repeat(40));
+        assert_eq!(fit_step(&long), "First sentence. …");
+        assert_eq!(fit_step("short"), "short");
+    }
 }
