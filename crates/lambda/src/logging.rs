@@ -58,16 +58,33 @@ pub fn filter(requested: Option<&str>) -> EnvFilter {
     filter
 }
 
+/// lambda_runtime warns when `AWS_LAMBDA_MAX_CONCURRENCY` is set and it runs
+/// sequentially. At `1` (what `cargo lambda watch` sets) sequential is what
+/// was asked for, so that warning is noise; at any other value it is kept.
+fn quiet_single_concurrency(filter: EnvFilter, max_concurrency: Option<&str>) -> EnvFilter {
+    match max_concurrency.map(str::trim) {
+        Some("1") => match "lambda_runtime::runtime=error".parse::<Directive>() {
+            Ok(directive) => filter.add_directive(directive),
+            Err(_) => filter,
+        },
+        _ => filter,
+    }
+}
+
 /// Install the subscriber. Call once, first thing in `main`.
 pub fn init() {
     let format = std::env::var("AWS_LAMBDA_LOG_FORMAT").unwrap_or_default();
     let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok();
+    let max_concurrency = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY").ok();
     let builder = lambda_runtime::tracing::subscriber::fmt()
         .with_target(false)
         .without_time()
-        .with_env_filter(filter(level.as_deref()))
+        .with_env_filter(quiet_single_concurrency(
+            filter(level.as_deref()),
+            max_concurrency.as_deref(),
+        ))
         .with_writer(std::io::stdout);
     if format.eq_ignore_ascii_case("json") {
         builder.json().with_current_span(true).init();
@@ -96,5 +113,13 @@ mod tests {
             filter(Some("FATAL")).to_string().starts_with("error")
                 || filter(Some("FATAL")).to_string().contains(",error")
         );
+    }
+
+    #[test]
+    fn the_runtimes_concurrency_warning_is_quiet_only_at_one() {
+        let quiet = |value| quiet_single_concurrency(filter(None), value).to_string();
+        assert!(quiet(Some("1")).contains("lambda_runtime::runtime=error"));
+        assert!(!quiet(Some("4")).contains("lambda_runtime::runtime"));
+        assert!(!quiet(None).contains("lambda_runtime::runtime"));
     }
 }
