@@ -37,7 +37,14 @@ ENVIRONMENT = {
     "FOLLOW_UP_ROLE_ARN": {"Fn::GetAtt": ["FollowUpSchedulerRole", "Arn"]},
     "FOLLOW_UP_DELAY_MINUTES": {"Ref": "FollowUpDelayMinutes"},
     "FOLLOW_UP_MAX_MINUTES": {"Ref": "FollowUpMaxMinutes"},
+    "AUDIT_WINDOW_DAYS": {"Ref": "AuditWindowDays"},
+    "AUDIT_QUERY_BUDGET_MS": {"Ref": "AuditQueryBudgetMs"},
+    "RECONCILING_CONTROLLERS": {"Ref": "ReconcilingControllers"},
 }
+EKS_LOG_GROUP_ARNS = [
+    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/eks/*/cluster",
+    "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/eks/*/cluster:*",
+]
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +144,17 @@ def test_parameter_defaults(template: dict[str, Any]) -> None:
             assert not pattern.fullmatch(bad), (name, bad)
     assert params["AlertEmail"]["Default"] == ""
     assert params["ReservedConcurrency"]["Default"] == 0
+    # The audit log: the function's own defaults and bounds (crates/lambda/src/config.rs).
+    assert params["AuditWindowDays"]["Default"] == 7
+    assert (params["AuditWindowDays"]["MinValue"], params["AuditWindowDays"]["MaxValue"]) == (1, 90)
+    assert params["AuditQueryBudgetMs"]["Default"] == 4000
+    assert params["AuditQueryBudgetMs"]["MinValue"] == 500
+    assert params["ReconcilingControllers"]["Default"] == ""
+    pattern = re.compile(params["ReconcilingControllers"]["AllowedPattern"])
+    for ok in ("", "system:serviceaccount:cattle-fleet-system:fleet-agent", "a, b", "fleet-agent,rancher"):
+        assert pattern.fullmatch(ok), ok
+    for bad in (",", "a,,b", "a,", "a b", "a`b"):
+        assert not pattern.fullmatch(bad), bad
 
 
 def test_optional_pieces_hang_on_conditions(template: dict[str, Any], function: dict[str, Any]) -> None:
@@ -172,6 +190,9 @@ def test_role_grants_exactly_the_calls_the_function_makes(template: dict[str, An
         "scheduler:GetSchedule": [FOLLOW_UP_SCHEDULES_ARN],
         "iam:PassRole": [{"Fn::GetAtt": ["FollowUpSchedulerRole", "Arn"]}],
         "sns:Publish": [{"Ref": "AlertTopic"}],
+        "logs:StartQuery": EKS_LOG_GROUP_ARNS,
+        # GetQueryResults has no resource type: a query id is all it takes.
+        "logs:GetQueryResults": ["*"],
         "sqs:SendMessage": [{"Fn::GetAtt": ["OnFailureQueue", "Arn"]}],
         "kms:GenerateDataKey": [{"Fn::GetAtt": ["AlertsKey", "Arn"]}],
         "kms:Decrypt": [{"Fn::GetAtt": ["AlertsKey", "Arn"]}],

@@ -1,5 +1,6 @@
-//! The canned AWS answers: the EKS add-on, GuardDuty coverage and SNS Publish
-//! calls the function makes, answered as the real services shape them (a
+//! The canned AWS answers: the EKS add-on, GuardDuty coverage, CloudWatch
+//! Logs Insights (the audit log query, complete on the first look, no
+//! change found) and SNS Publish calls the function makes, answered as the real services shape them (a
 //! DEGRADED add-on with no update history, so the configuration-conflict
 //! event goes all the way to the UpdateAddon write). Stateless, so every
 //! cold start sees the same world; it only counts what it was asked.
@@ -62,6 +63,13 @@ impl FakeAws {
         let arrived = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        // CloudWatch Logs speaks JSON 1.1: the operation is in X-Amz-Target.
+        let target = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
         let body = match request.into_body().collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(error) => {
@@ -95,6 +103,15 @@ impl FakeAws {
                 json_ok(
                     &json!({"coverageStatistics": {"countByCoverageStatus": {"HEALTHY": 11, "UNHEALTHY": 2}}}),
                 ),
+            ),
+            (&Method::POST, [""]) if target == "Logs_20140328.StartQuery" => (
+                "StartQuery",
+                json_11_ok(&json!({"queryId": "bench-query-1"})),
+            ),
+            (&Method::POST, [""]) if target == "Logs_20140328.GetQueryResults" => (
+                "GetQueryResults",
+                json_11_ok(&json!({"status": "Complete", "results": [],
+                    "statistics": {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}})),
             ),
             (&Method::POST, [""]) if is_publish(&body) => {
                 let n = self.published.fetch_add(1, Ordering::Relaxed) + 1;
@@ -199,6 +216,14 @@ fn json_ok(body: &Value) -> Response<Full<Bytes>> {
     respond(
         StatusCode::OK,
         "application/json",
+        Bytes::from(body.to_string()),
+    )
+}
+
+fn json_11_ok(body: &Value) -> Response<Full<Bytes>> {
+    respond(
+        StatusCode::OK,
+        "application/x-amz-json-1.1",
         Bytes::from(body.to_string()),
     )
 }

@@ -252,6 +252,11 @@ fn function_env(
             format!("https://{}", guardduty.addr),
         ),
         ("AWS_ENDPOINT_URL_SNS", format!("https://{}", sns.addr)),
+        // The audit log query: answered by the same fake as EKS.
+        (
+            "AWS_ENDPOINT_URL_CLOUDWATCH_LOGS",
+            format!("https://{}", eks.addr),
+        ),
         // rustls-native-certs (the SDK's system store) honours SSL_CERT_FILE:
         // the whole system bundle plus the throwaway CA, so the system store
         // costs what it costs on Lambda. AWS_CA_BUNDLE adds the CA alone to

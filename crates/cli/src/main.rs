@@ -129,6 +129,8 @@ impl ReplayArgs {
                     .window_hours
                     .map_or(default_bound.window_seconds, |hours| hours * 3600),
             },
+            // The Lambda's defaults: recorded facts carry the audit log as it was read.
+            audit: coverage_core::audit::AuditSettings::default(),
         }
     }
 }

@@ -283,8 +283,12 @@ fn replay_reads_standard_input_and_rejects_garbage_in_one_line() {
 const CONFLICT_EVENT: &str = "events/unhealthy.addon-configuration-conflict.json";
 
 /// Each sample facts file and the outcome `--mode enforce` replays it to.
-const FACTS: [(&str, &str); 7] = [
+const FACTS: [(&str, &str); 8] = [
     ("all-guardrails-hold.json", "would-call-update-addon"),
+    (
+        "changed-by-controller.json",
+        "skipped-changed-by-controller",
+    ),
     ("coverage-healthy.json", "skipped-already-healthy"),
     ("coverage-unreadable.json", "skipped-coverage-unreadable"),
     ("addon-status-missing.json", "skipped-addon-status-unknown"),

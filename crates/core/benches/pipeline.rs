@@ -60,6 +60,11 @@ fn live_facts() -> Facts {
             healthy: Some(11),
             unhealthy: Some(2),
         }),
+        // The audit query answered at once: nobody changed the agent.
+        audit_log: Fact::Known(coverage_core::audit::AuditTrail::Read {
+            query_id: Some("bench-query-1".into()),
+            changes: vec![],
+        }),
     }
 }
 

@@ -445,8 +445,9 @@ const VPCE_LINKS: &[Link] = &[LINK_EKS_COVERAGE, LINK_VALIDATE_VPCE, LINK_SHARED
 
 const TOGGLE_STEPS_TAIL: &str = "Toggle EKS Runtime Monitoring off and on again (the EKS automated agent configuration below; if that is not enough, Runtime Monitoring itself, which also affects ECS and EC2 coverage), and make sure the GuardDuty agent is deployed afterwards, automatically by GuardDuty or manually.";
 
-/// The Logs Insights query that shows who changed the agent's DaemonSet.
-pub const WHO_CHANGED_THE_AGENT_QUERY: &str = "fields @timestamp, verb, user.username, userAgent, requestURI, responseStatus.code\n| filter @logStream like /^kube-apiserver-audit/\n| filter objectRef.resource = \"daemonsets\" and objectRef.namespace = \"amazon-guardduty\" and objectRef.name = \"aws-guardduty-agent\"\n| filter verb in [\"create\", \"patch\", \"update\"]\n| sort @timestamp desc\n| limit 50";
+/// The Logs Insights query that shows who changed the agent's DaemonSet
+/// (the one query: `audit` owns it, and the Lambda runs it).
+pub const WHO_CHANGED_THE_AGENT_QUERY: &str = crate::audit::AGENT_QUERY;
 
 // ---------------------------------------------------------------------------
 // The table. Order matters: the first matching row wins.
@@ -959,11 +960,11 @@ static CATALOG: &[Entry] = &[
             },
             shell(
                 "Run that query from the CLI over the last 7 days (then: aws logs get-query-results --query-id <id>)",
-                "aws logs start-query --region {region} --log-group-name /aws/eks/{cluster}/cluster --start-time $(( $(date +%s) - 604800 )) --end-time $(date +%s) --query-string 'fields @timestamp, verb, user.username, userAgent, requestURI | filter @logStream like /^kube-apiserver-audit/ | filter objectRef.resource = \"daemonsets\" and objectRef.namespace = \"amazon-guardduty\" and objectRef.name = \"aws-guardduty-agent\" | filter verb in [\"create\", \"patch\", \"update\"] | sort @timestamp desc | limit 50'",
+                crate::audit::AGENT_QUERY_CLI,
             ),
             shell(
                 "Turn on audit logging if the query finds no log group",
-                "aws eks update-cluster-config --name {cluster} --region {region} --logging '{\"clusterLogging\":[{\"types\":[\"audit\"],\"enabled\":true}]}'",
+                crate::audit::ENABLE_AUDIT_LOGGING,
             ),
         ],
         links: &[

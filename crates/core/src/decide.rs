@@ -129,6 +129,8 @@ pub enum Evidence {
     UpdateHistory,
     Addon,
     Coverage,
+    /// Soft: listed when not read, never a reason not to write.
+    AuditLog,
 }
 
 impl Evidence {
@@ -142,6 +144,9 @@ impl Evidence {
                 "add-on status, its health issues, and its current version and configuration values"
             }
             Evidence::Coverage => "live coverage (already HEALTHY)",
+            Evidence::AuditLog => {
+                "who changed the agent last (the cluster's audit log: a reconciling controller would undo the OVERWRITE)"
+            }
         }
     }
 }
@@ -233,6 +238,15 @@ pub enum SkipReason {
     CoverageStatusUnknown {
         status: Option<String>,
     },
+    /// The last change to a conflicting object came from a reconciling
+    /// controller (Argo CD, Flux, or one the operator named): it would
+    /// re-apply its version and fight the OVERWRITE.
+    ChangedByController {
+        controller: String,
+        user: String,
+        object: String,
+        at: Option<i64>,
+    },
     BoundReached {
         count: u32,
         max: u32,
@@ -281,6 +295,7 @@ impl SkipReason {
             SkipReason::CoverageMismatch { .. } => "coverage-mismatch",
             SkipReason::AlreadyHealthy => "already-healthy",
             SkipReason::CoverageStatusUnknown { .. } => "coverage-status-unknown",
+            SkipReason::ChangedByController { .. } => "changed-by-controller",
             SkipReason::BoundReached { .. } => "bound-reached",
             SkipReason::DeadlineTooClose { .. } => "deadline-too-close",
             SkipReason::DeadlineUnknown { .. } => "deadline-unknown",
@@ -387,6 +402,15 @@ impl SkipReason {
             SkipReason::CoverageStatusUnknown { status } => format!(
                 "could not verify that GuardDuty still reports the cluster UNHEALTHY: its coverage status is {}",
                 status.as_deref().map_or("missing".to_owned(), |s| format!("{s:?}"))
+            ),
+            SkipReason::ChangedByController {
+                controller,
+                user,
+                object,
+                at,
+            } => format!(
+                "the last change to {object} was made by {controller} (user {user}) at {}: it would re-apply its own version and fight the OVERWRITE. Fix the source (the Git repository it syncs from) or make the change through the add-on's configuration values",
+                at.map_or("an unknown time".to_owned(), format_time)
             ),
             SkipReason::BoundReached {
                 count,
@@ -520,6 +544,9 @@ pub struct Plan {
     pub decision: Decision,
     pub facts: Facts,
     pub mode: RemediationMode,
+    /// The operator's reconciling controllers, for the alert's audit lines.
+    #[serde(skip)]
+    pub controllers: Vec<crate::audit::ControllerName>,
 }
 
 /// What the shell does next with a plan.
@@ -616,6 +643,7 @@ pub fn decide_subject(
         decision,
         facts: facts.clone(),
         mode: policy.mode,
+        controllers: policy.audit.controllers.clone(),
     }
 }
 

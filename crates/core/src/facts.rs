@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditTrail;
 use crate::ids::FunctionIdentity;
 use crate::issue::AddonIssueCode;
 
@@ -234,6 +235,8 @@ pub struct Facts {
     pub update_history: Fact<Vec<UpdateRecord>>,
     pub coverage: Fact<LiveCoverage>,
     pub statistics: Fact<CoverageStatistics>,
+    /// The cluster's audit log: who changed the agent's objects last.
+    pub audit_log: Fact<AuditTrail>,
 }
 
 impl Facts {
@@ -260,6 +263,9 @@ impl Facts {
         if !request.needs_detector() {
             self.detector_id = Fact::NotGathered;
         }
+        if !request.audit_log {
+            self.audit_log = Fact::NotGathered;
+        }
         self
     }
 }
@@ -276,6 +282,9 @@ pub struct FactRequest {
     pub coverage: bool,
     /// `ListDetectors` then `GetCoverageStatistics` for the account.
     pub statistics: bool,
+    /// Logs Insights `StartQuery` + `GetQueryResults` on the cluster's audit
+    /// log (the pipeline's `AuditQuery`).
+    pub audit_log: bool,
 }
 
 impl FactRequest {
@@ -284,7 +293,7 @@ impl FactRequest {
     }
 
     pub fn is_empty(&self) -> bool {
-        !(self.addon || self.update_history || self.coverage || self.statistics)
+        !(self.addon || self.update_history || self.coverage || self.statistics || self.audit_log)
     }
 }
 
@@ -353,6 +362,7 @@ mod tests {
             update_history: Fact::Known(vec![]),
             coverage: Fact::Unavailable("c".into()),
             statistics: Fact::Unavailable("s".into()),
+            audit_log: Fact::Unavailable("l".into()),
             ..Facts::default()
         };
         let none = all.clone().restricted_to(FactRequest::default());
@@ -364,11 +374,13 @@ mod tests {
         assert_eq!(only_history.update_history, Fact::Known(vec![]));
         assert_eq!(only_history.addon, Fact::NotGathered);
         assert_eq!(only_history.detector_id, Fact::NotGathered);
+        assert_eq!(only_history.audit_log, Fact::NotGathered);
         let every = FactRequest {
             addon: true,
             update_history: true,
             coverage: true,
             statistics: true,
+            audit_log: true,
         };
         assert_eq!(all.clone().restricted_to(every), all);
         assert!(FactRequest::default().is_empty());
@@ -408,6 +420,10 @@ mod tests {
             },
             FactRequest {
                 statistics: true,
+                ..FactRequest::default()
+            },
+            FactRequest {
+                audit_log: true,
                 ..FactRequest::default()
             },
         ] {

@@ -5,6 +5,7 @@
 //! value that does not parse is a reason not to act, each with its own
 //! `SkipReason`. The first unmet condition is the reason.
 
+use crate::audit::{Actor, AuditTrail, ControllerName, last_change, one_line};
 use crate::catalog::{Actionability, Entry};
 use crate::decide::{Evidence, SkipReason, Subject, parse_time};
 use crate::event::CoverageEvent;
@@ -51,7 +52,8 @@ pub struct Clearance<'f> {
 pub struct Verdict<'f> {
     pub result: Result<Clearance<'f>, SkipReason>,
     /// Facts that were not gathered, in the order the check needed them. In
-    /// `enforce` the first of them is already the skip reason.
+    /// `enforce` the first of them is already the skip reason, except the
+    /// soft audit log, which is listed without stopping the write.
     pub unchecked: Vec<Evidence>,
 }
 
@@ -97,6 +99,9 @@ pub fn reads_needed(
         update_history: readable_here && matches!(subject, Subject::CoverageRestored),
         coverage: true,
         statistics: true,
+        // The alert says who changed the cluster where a change in it is the cause.
+        audit_log: readable_here
+            && matches!(subject, Subject::CoverageLost { entry, .. } if crate::audit::wanted(entry)),
     };
     if let Subject::CoverageLost { entry, issue } = subject
         && is_automatable(entry, issue)
@@ -110,6 +115,7 @@ pub fn reads_needed(
                 Evidence::UpdateHistory => request.update_history = true,
                 Evidence::Addon => request.addon = true,
                 Evidence::Coverage => request.coverage = true,
+                Evidence::AuditLog => request.audit_log = true,
                 Evidence::FunctionIdentity => {}
             }
         }
@@ -319,6 +325,15 @@ fn guard<'f>(
         }
     }
 
+    // Who changed it last: a reconciling controller would re-apply its
+    // version and the two would fight. Soft evidence: a log that could not be
+    // read does not stop the write (the alert says the writer is unchecked).
+    match &facts.audit_log {
+        Fact::Known(trail) => check_last_writer(trail, &policy.audit.controllers)?,
+        Fact::Unavailable(_) => {}
+        Fact::NotGathered => unchecked.push(Evidence::AuditLog),
+    }
+
     // The bound: a conflict that keeps coming back needs a person.
     if let Some(history) = history {
         let window = i64::try_from(policy.bound.window_seconds).unwrap_or(i64::MAX);
@@ -346,6 +361,22 @@ fn guard<'f>(
         event_id,
         addon,
     })
+}
+
+/// The most recent change that took effect did not come from a reconciling controller.
+fn check_last_writer(trail: &AuditTrail, controllers: &[ControllerName]) -> Result<(), SkipReason> {
+    match last_change(trail) {
+        Some(change) => match change.actor(controllers) {
+            Actor::Controller(controller) => Err(SkipReason::ChangedByController {
+                controller: one_line(&controller),
+                user: one_line(change.user.as_deref().unwrap_or("unnamed")),
+                object: one_line(&change.object()),
+                at: change.at,
+            }),
+            _ => Ok(()),
+        },
+        None => Ok(()),
+    }
 }
 
 /// No update whose start or status is unknown, none in progress, and none

@@ -6,6 +6,7 @@
 //! one write it may plan, and its `FollowUp`, which follows a started
 //! OVERWRITE to its end; this crate only thinks.
 
+pub mod audit;
 pub mod catalog;
 pub mod decide;
 pub mod event;
@@ -35,6 +36,8 @@ pub use ids::{
     ScheduleGroupName, ScheduleName, UpdateId,
 };
 pub use issue::{AddonIssueCode, Issue, IssueType};
-pub use pipeline::{Invocation, Limits, Next, Pipeline, Settings, Undelivered, WriteResult};
+pub use pipeline::{
+    AuditRead, Invocation, Limits, Next, Pipeline, Settings, Undelivered, WriteResult,
+};
 pub use policy::{Policy, RemediationMode};
 pub use render::{Alert, Message, MessageFormat, Summary, render, render_message, summary};

@@ -12,6 +12,7 @@
 
 use serde_json::Value;
 
+use crate::audit::{AuditObject, AuditQuery, objects_named};
 use crate::decide::Outcome;
 use crate::decide::{
     Decision, OverwriteRequest, Plan, SkipReason, Subject, decide_subject, subject_of,
@@ -44,6 +45,11 @@ pub struct Limits {
     pub schedule_ms: u64,
     /// Below this much time for a schedule, it is not attempted.
     pub min_schedule_ms: u64,
+    /// The audit log query, `StartQuery` to the last `GetQueryResults`
+    /// (`AUDIT_QUERY_BUDGET_MS`); it runs alongside the other reads.
+    pub audit_ms: u64,
+    /// Between two `GetQueryResults` of a running query.
+    pub audit_poll_ms: u64,
 }
 
 impl Default for Limits {
@@ -56,6 +62,8 @@ impl Default for Limits {
             min_write_ms: 1_000,
             schedule_ms: 3_000,
             min_schedule_ms: 1_000,
+            audit_ms: 4_000,
+            audit_poll_ms: 300,
         }
     }
 }
@@ -117,6 +125,35 @@ impl Invocation {
     }
 }
 
+/// The audit log query for an event: the objects its issue names, over the
+/// configured window before the event up to now. `None` without a valid
+/// cluster name or a clock.
+fn audit_query(
+    event: &CoverageEvent,
+    subject: &Subject,
+    settings: &Settings,
+    invocation: &Invocation,
+) -> Option<AuditQuery> {
+    let cluster = crate::guardrails::cluster_name(event).ok()?;
+    let now = i64::try_from(invocation.now_ms? / 1000).ok()?;
+    let objects = match subject {
+        Subject::CoverageLost { issue, .. } => objects_named(issue),
+        _ => vec![AuditObject::agent_daemonset()],
+    };
+    let event_time = event
+        .envelope
+        .time
+        .as_deref()
+        .and_then(crate::decide::parse_time);
+    Some(AuditQuery::new(
+        &cluster,
+        objects,
+        event_time,
+        now,
+        settings.policy.audit.window_seconds,
+    ))
+}
+
 /// What EKS answered to the `UpdateAddon` call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WriteResult {
@@ -146,6 +183,17 @@ pub struct Undelivered {
     pub why: String,
 }
 
+/// The audit log query to run and its bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditRead<'a> {
+    pub query: &'a AuditQuery,
+    /// The last `GetQueryResults` ends by then; a query still running is
+    /// reported with its id (`AuditFailure::StillRunning`).
+    pub deadline_ms: u64,
+    /// Between two `GetQueryResults`.
+    pub poll_ms: u64,
+}
+
 /// What the pipeline needs next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Next<'a> {
@@ -159,6 +207,9 @@ pub enum Next<'a> {
         account: Option<&'a str>,
         read_ms: u64,
         deadline_ms: u64,
+        /// The audit log query, when `request.audit_log`: alongside the other
+        /// reads, within its own deadline.
+        audit: Option<AuditRead<'a>>,
     },
     /// Make this `UpdateAddon` call before `deadline_ms`, then call `wrote`.
     Write {
@@ -209,6 +260,8 @@ pub struct Pipeline<'s> {
     event: CoverageEvent,
     subject: Option<Subject>,
     request: FactRequest,
+    /// The audit log query, when the request asks for it.
+    audit_query: Option<AuditQuery>,
     /// Whether an OVERWRITE may follow the reads (their deadline leaves room for it).
     may_write: bool,
     plan: Option<Plan>,
@@ -257,7 +310,13 @@ impl<'s> Pipeline<'s> {
         invocation: Invocation,
     ) -> Pipeline<'s> {
         let subject = subject_of(&event);
-        let request = reads_needed(&event, &subject, &settings.policy, &invocation.function);
+        let mut request = reads_needed(&event, &subject, &settings.policy, &invocation.function);
+        let audit_query = request
+            .audit_log
+            .then(|| audit_query(&event, &subject, settings, &invocation))
+            .flatten();
+        // No query without a cluster and a clock to bound it.
+        request.audit_log = audit_query.is_some();
         // The history is read for the OVERWRITE's guardrails, and for a
         // recovery notice; only the first may lead to a write.
         let may_write = request.update_history && matches!(subject, Subject::CoverageLost { .. });
@@ -268,6 +327,7 @@ impl<'s> Pipeline<'s> {
             event,
             subject: Some(subject),
             request,
+            audit_query,
             may_write,
             plan: None,
             started: None,
@@ -299,7 +359,16 @@ impl<'s> Pipeline<'s> {
                         0
                     };
                 // Coverage is two reads in a row (detector, then coverage).
-                let reads_end = self.now_ms.saturating_add(2 * limits.read_ms);
+                let mut reads_end = self.now_ms.saturating_add(2 * limits.read_ms);
+                let audit = self.audit_query.as_ref().map(|query| {
+                    let audit_end = self.now_ms.saturating_add(limits.audit_ms);
+                    reads_end = reads_end.max(audit_end);
+                    AuditRead {
+                        query,
+                        deadline_ms: audit_end.min(self.budget_end(reserve)),
+                        poll_ms: limits.audit_poll_ms,
+                    }
+                });
                 Next::Gather {
                     request: self.request,
                     cluster: self.event.cluster_name().unwrap_or_default(),
@@ -309,6 +378,7 @@ impl<'s> Pipeline<'s> {
                         .filter(|a| crate::text::is_account_id(a)),
                     read_ms: limits.read_ms,
                     deadline_ms: reads_end.min(self.budget_end(reserve)),
+                    audit,
                 }
             }
             Stage::Writing => match self.plan.as_ref().map(|p| &p.decision) {
@@ -471,6 +541,11 @@ impl<'s> Pipeline<'s> {
 
     pub fn event(&self) -> &CoverageEvent {
         &self.event
+    }
+
+    /// The audit log query the reads include, if any.
+    pub fn audit_query(&self) -> Option<&AuditQuery> {
+        self.audit_query.as_ref()
     }
 
     /// The plan, once the facts are in.

@@ -196,6 +196,8 @@ pub struct Policy {
     pub mode: RemediationMode,
     pub clusters: ClusterSelection,
     pub bound: OverwriteBound,
+    /// The audit log's window and the operator's reconciling controllers.
+    pub audit: crate::audit::AuditSettings,
 }
 
 impl Policy {

@@ -10,6 +10,7 @@
 // Test helpers may fail loudly: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use coverage_core::audit::{AuditFailure, AuditTrail};
 use coverage_core::decide::Outcome;
 use coverage_core::facts::{
     AddonHealthIssue, AddonState, AddonStatus, CoverageStatus, LiveCoverage,
@@ -198,6 +199,7 @@ fn facts(text: &str) -> Facts {
             ..LiveCoverage::default()
         }),
         statistics: Fact::Unavailable(text.into()),
+        audit_log: Fact::Unavailable(text.into()),
     }
 }
 
@@ -553,6 +555,11 @@ fn every_read_failing_alike_is_said_once() {
         statistics: Fact::Unavailable(format!(
             "no GuardDuty detector: ListDetectors failed: {cause}"
         )),
+        audit_log: Fact::Known(AuditTrail::Unreadable {
+            failure: AuditFailure::Other {
+                message: format!("StartQuery failed: {cause}"),
+            },
+        }),
     };
     let text = |facts: &Facts| {
         let plan = decide(&event, facts, &Policy::offline());
@@ -563,11 +570,20 @@ fn every_read_failing_alike_is_said_once() {
     // The live state's lines (the skip reason may quote its own fact).
     let live = |text: &str| -> usize {
         text.lines()
-            .filter(|line| line.starts_with("  - ") && line.contains("no AWS credentials"))
+            .filter(|line| {
+                line.starts_with("  - ")
+                    && line.contains("no AWS credentials")
+                    && !line.contains("Last writer")
+            })
             .count()
     };
     let once = text(&facts);
     assert_eq!(live(&once), 1, "{once}");
+    // The audit log failed the same way: who changed it says so, once.
+    assert!(
+        once.contains("Last writer: could not be checked: every AWS read failed the same way"),
+        "{once}"
+    );
     assert!(
         once.contains("Every AWS read failed the same way (add-on, update history, GuardDuty coverage, coverage statistics, GuardDuty detector): AWS could not be reached"),
         "{once}"

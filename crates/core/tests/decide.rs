@@ -8,6 +8,7 @@
 
 use std::collections::BTreeSet;
 
+use coverage_core::audit::{AuditChange, AuditFailure, AuditTrail, ControllerName};
 use coverage_core::decide::{
     Decision, Evidence, NoAction, Outcome, SkipReason, Subject, parse_time,
 };
@@ -109,6 +110,11 @@ fn good_facts() -> Facts {
         statistics: Fact::Known(CoverageStatistics {
             healthy: Some(3),
             unhealthy: Some(1),
+        }),
+        // Read, and nobody changed the agent in the window.
+        audit_log: Fact::Known(AuditTrail::Read {
+            query_id: Some("q-1".into()),
+            changes: vec![],
         }),
     }
 }
@@ -257,7 +263,8 @@ fn offline_dry_run_lists_what_it_could_not_check_in_order() {
             Evidence::FunctionIdentity,
             Evidence::UpdateHistory,
             Evidence::Addon,
-            Evidence::Coverage
+            Evidence::Coverage,
+            Evidence::AuditLog,
         ]
     );
     assert_eq!(request.addon_version, None);
@@ -805,6 +812,13 @@ fn a_dry_run_goes_on_past_facts_not_gathered_and_lists_them() {
             },
             Evidence::Coverage,
         ),
+        (
+            Facts {
+                audit_log: Fact::NotGathered,
+                ..good_facts()
+            },
+            Evidence::AuditLog,
+        ),
     ] {
         let plan = decide(&event(CONFLICT), &fact, &dry_run());
         let Decision::Skip {
@@ -1131,6 +1145,12 @@ fn healthy_ecs_and_unreadable_events_have_their_own_subjects() {
     );
 }
 
+fn away_fn() -> Fact<FunctionIdentity> {
+    Fact::Known(
+        FunctionIdentity::from_arn("arn:aws:lambda:eu-west-1:111122223333:function:f").unwrap(),
+    )
+}
+
 fn needed(
     event: &CoverageEvent,
     policy: &Policy,
@@ -1149,18 +1169,31 @@ const ALL: FactRequest = FactRequest {
     update_history: true,
     coverage: true,
     statistics: true,
+    audit_log: true,
+};
+/// A recovery: no audit log (nothing changed it into trouble).
+const RECOVERY: FactRequest = FactRequest {
+    audit_log: false,
+    ..ALL
 };
 const SHOWN: FactRequest = FactRequest {
     addon: true,
     update_history: false,
     coverage: true,
     statistics: true,
+    audit_log: false,
+};
+/// What the alert shows for a row whose cause is a change in the cluster.
+const SHOWN_AUDITED: FactRequest = FactRequest {
+    audit_log: true,
+    ..SHOWN
 };
 const GUARDDUTY_ONLY: FactRequest = FactRequest {
     addon: false,
     update_history: false,
     coverage: true,
     statistics: true,
+    audit_log: false,
 };
 
 #[test]
@@ -1176,7 +1209,7 @@ fn reads_are_only_requested_where_they_can_matter() {
     assert_eq!(needed(&conflict, &enforce(), &Fact::NotGathered), ALL);
     assert_eq!(
         needed(&conflict, &with_policy(RemediationMode::Off), &home()),
-        SHOWN
+        SHOWN_AUDITED
     );
     assert_eq!(
         needed(
@@ -1192,8 +1225,24 @@ fn reads_are_only_requested_where_they_can_matter() {
             &enforce(),
             &home()
         ),
-        SHOWN
+        SHOWN_AUDITED
     );
+    // The RBAC and admission rows: a change in the cluster is the cause.
+    for issue in [
+        "Addon Update Failed:EKS Addon Issue - AccessDenied: namespaces \"amazon-guardduty\" is forbidden: User \"eks:addon-manager\" cannot patch resource \"namespaces\"",
+        "Addon Update Failed:EKS Addon Issue - AdmissionRequestDenied: admission webhook \"validate.kyverno.svc\" denied the request",
+    ] {
+        assert_eq!(
+            needed(&event(issue), &enforce(), &home()),
+            SHOWN_AUDITED,
+            "{issue}"
+        );
+        assert_eq!(
+            needed(&event(issue), &enforce(), &away_fn()),
+            GUARDDUTY_ONLY,
+            "{issue}"
+        );
+    }
     let denied = Policy {
         clusters: ClusterSelection {
             allow: vec![],
@@ -1201,7 +1250,7 @@ fn reads_are_only_requested_where_they_can_matter() {
         },
         ..enforce()
     };
-    assert_eq!(needed(&conflict, &denied, &home()), SHOWN);
+    assert_eq!(needed(&conflict, &denied, &home()), SHOWN_AUDITED);
     let unparsable = Fact::Unavailable("bad ARN".into());
     assert_eq!(needed(&conflict, &enforce(), &unparsable), GUARDDUTY_ONLY);
     let away = Fact::Known(
@@ -1217,7 +1266,7 @@ fn reads_are_only_requested_where_they_can_matter() {
     healthy["detail-type"] = json!("GuardDuty Runtime Protection Healthy");
     let healthy = decode_event(&healthy).unwrap();
     for policy in [enforce(), dry_run(), with_policy(RemediationMode::Off)] {
-        assert_eq!(needed(&healthy, &policy, &home()), ALL, "{policy:?}");
+        assert_eq!(needed(&healthy, &policy, &home()), RECOVERY, "{policy:?}");
     }
     assert_eq!(needed(&healthy, &enforce(), &away), GUARDDUTY_ONLY);
     assert_eq!(needed(&healthy, &enforce(), &unparsable), GUARDDUTY_ONLY);
@@ -1303,4 +1352,352 @@ fn the_interlock_does_not_trust_the_catalog_alone() {
     ] {
         assert!(!is_automatable(automatic, &Issue::parse(issue)), "{issue}");
     }
+}
+
+// --- changed-by-controller: who changed the agent last ---------------------
+
+const ARGO_USER: &str = "system:serviceaccount:argocd:argocd-application-controller";
+const ARGO_AGENT: &str = "argocd-application-controller/v2.11.0 (linux/amd64) kubernetes/1a2b3c4";
+
+fn change(at: i64, user: &str, agent: &str) -> AuditChange {
+    AuditChange {
+        at: Some(at),
+        verb: Some("patch".into()),
+        user: Some(user.into()),
+        user_agent: Some(agent.into()),
+        request_uri: Some(
+            "/apis/apps/v1/namespaces/amazon-guardduty/daemonsets/aws-guardduty-agent".into(),
+        ),
+        resource: Some("daemonsets".into()),
+        namespace: Some("amazon-guardduty".into()),
+        name: Some("aws-guardduty-agent".into()),
+        response_code: Some(200),
+    }
+}
+
+fn with_changes(changes: Vec<AuditChange>) -> Facts {
+    Facts {
+        audit_log: Fact::Known(AuditTrail::Read {
+            query_id: Some("q-1".into()),
+            changes,
+        }),
+        ..good_facts()
+    }
+}
+
+fn decision_with(changes: Vec<AuditChange>, policy: &Policy) -> Decision {
+    decide(&event(CONFLICT), &with_changes(changes), policy).decision
+}
+
+#[test]
+fn a_controller_as_last_writer_stops_the_overwrite() {
+    let t = event_time() - 3_600;
+    // Argo CD by its service account, by its user agent, and Flux.
+    for (user, agent, controller) in [
+        (ARGO_USER, ARGO_AGENT, "Argo CD"),
+        (ARGO_USER, "", "Argo CD"),
+        (
+            "system:serviceaccount:gitops:argocd-application-controller",
+            "",
+            "Argo CD",
+        ),
+        ("system:serviceaccount:argocd:argocd-server", "", "Argo CD"),
+        ("arn:aws:iam::111122223333:role/x", ARGO_AGENT, "Argo CD"),
+        (
+            "system:serviceaccount:flux-system:kustomize-controller",
+            "",
+            "Flux",
+        ),
+        ("someone", "kustomize-controller/v1.2.0", "Flux"),
+        ("someone", "helm-controller/v0.37.0", "Flux"),
+        ("someone", "source-controller/v1.0.0", "Flux"),
+    ] {
+        let decision = decision_with(vec![change(t, user, agent)], &enforce());
+        let SkipReason::ChangedByController {
+            controller: named,
+            user: who,
+            object,
+            at,
+        } = skip_reason(&decision)
+        else {
+            panic!("{user} {agent}: {decision:?}")
+        };
+        assert_eq!(named, controller, "{user} {agent}");
+        assert_eq!(who, user);
+        assert_eq!(object, "daemonsets amazon-guardduty/aws-guardduty-agent");
+        assert_eq!(*at, Some(t));
+        assert_eq!(skip_reason(&decision).label(), "changed-by-controller");
+        let sentence = skip_reason(&decision).explain();
+        assert!(sentence.contains("the Git repository"), "{sentence}");
+        assert!(sentence.contains("configuration values"), "{sentence}");
+        assert!(sentence.contains("2026-03-14T08:21:07Z"), "{sentence}");
+    }
+    // A dry-run reports the same reason before its own.
+    let decision = decision_with(vec![change(t, ARGO_USER, ARGO_AGENT)], &dry_run());
+    assert_eq!(skip_reason(&decision).label(), "changed-by-controller");
+}
+
+#[test]
+fn a_person_or_a_tool_as_last_writer_allows_the_overwrite() {
+    let t = event_time() - 3_600;
+    for (user, agent) in [
+        ("alice", "kubectl/v1.30.2 (linux/amd64) kubernetes/39683505"),
+        ("alice", "Mozilla/5.0 (X11; Linux x86_64)"),
+        (
+            "arn:aws:sts::111122223333:assumed-role/deployer/tf",
+            "HashiCorp/1.0 Terraform/1.8.0",
+        ),
+        ("deployer", "Helm/3.15.0"),
+        (
+            "arn:aws:sts::111122223333:assumed-role/GitHubActions/run-1",
+            "Go-http-client/2.0",
+        ),
+        ("eks:addon-manager", "eks-addon-manager/v1"),
+        ("someone", "curl/8.0"),
+    ] {
+        assert!(
+            matches!(
+                decision_with(vec![change(t, user, agent)], &enforce()),
+                Decision::Overwrite(_)
+            ),
+            "{user} {agent}"
+        );
+    }
+}
+
+#[test]
+fn only_the_most_recent_change_counts() {
+    let t = event_time() - 3_600;
+    let person = change(t, "alice", "kubectl/v1.30.2");
+    let argo = change(t - 60, ARGO_USER, ARGO_AGENT);
+    // The controller earlier, the person latest: allowed, in either row order.
+    assert!(matches!(
+        decision_with(vec![person.clone(), argo.clone()], &enforce()),
+        Decision::Overwrite(_)
+    ));
+    assert!(matches!(
+        decision_with(vec![argo.clone(), person.clone()], &enforce()),
+        Decision::Overwrite(_)
+    ));
+    // The controller latest by one second: stopped, in either row order.
+    let argo_later = change(t + 1, ARGO_USER, ARGO_AGENT);
+    for rows in [
+        vec![person.clone(), argo_later.clone()],
+        vec![argo_later.clone(), person.clone()],
+    ] {
+        assert_eq!(
+            skip_reason(&decision_with(rows, &enforce())).label(),
+            "changed-by-controller"
+        );
+    }
+    // Same second: the first row (the query sorts newest first) wins.
+    let argo_same = change(t, ARGO_USER, ARGO_AGENT);
+    assert!(matches!(
+        decision_with(vec![person.clone(), argo_same.clone()], &enforce()),
+        Decision::Overwrite(_)
+    ));
+    assert_eq!(
+        skip_reason(&decision_with(
+            vec![argo_same.clone(), person.clone()],
+            &enforce()
+        ))
+        .label(),
+        "changed-by-controller"
+    );
+    // A refused request changed nothing: the person before it is the last writer.
+    let refused = AuditChange {
+        response_code: Some(403),
+        ..argo_later.clone()
+    };
+    assert!(matches!(
+        decision_with(vec![refused, person.clone()], &enforce()),
+        Decision::Overwrite(_)
+    ));
+    let error = AuditChange {
+        response_code: Some(500),
+        ..argo_later.clone()
+    };
+    assert!(matches!(
+        decision_with(vec![error, person.clone()], &enforce()),
+        Decision::Overwrite(_)
+    ));
+    let accepted = AuditChange {
+        response_code: Some(201),
+        ..argo_later.clone()
+    };
+    assert_eq!(
+        skip_reason(&decision_with(vec![accepted, person.clone()], &enforce())).label(),
+        "changed-by-controller"
+    );
+    // A row without a time may be the latest: a controller there stops the write.
+    let undated = AuditChange {
+        at: None,
+        ..argo.clone()
+    };
+    for rows in [
+        vec![person.clone(), undated.clone()],
+        vec![undated.clone(), person.clone()],
+    ] {
+        let decision = decision_with(rows, &enforce());
+        let SkipReason::ChangedByController { at, .. } = skip_reason(&decision) else {
+            panic!("{decision:?}")
+        };
+        assert_eq!(*at, None);
+        assert!(skip_reason(&decision).explain().contains("an unknown time"));
+    }
+    let undated_person = AuditChange {
+        at: None,
+        ..person.clone()
+    };
+    assert!(matches!(
+        decision_with(vec![undated_person.clone(), argo_later.clone()], &enforce()),
+        Decision::Overwrite(_)
+    ));
+    assert!(matches!(
+        decision_with(vec![argo_later, undated_person], &enforce()),
+        Decision::Overwrite(_)
+    ));
+}
+
+#[test]
+fn an_empty_or_unreadable_audit_log_does_not_stop_the_overwrite() {
+    assert!(matches!(
+        decision_with(vec![], &enforce()),
+        Decision::Overwrite(_)
+    ));
+    let failures = [
+        AuditFailure::LogGroupNotFound,
+        AuditFailure::StillRunning {
+            query_id: "q".into(),
+        },
+        AuditFailure::LimitExceeded,
+        AuditFailure::AccessDenied {
+            message: "no".into(),
+        },
+        AuditFailure::QueryEnded {
+            query_id: "q".into(),
+            status: "Failed".into(),
+        },
+        AuditFailure::Other {
+            message: "x".into(),
+        },
+    ];
+    for failure in failures {
+        let facts = Facts {
+            audit_log: Fact::Known(AuditTrail::Unreadable {
+                failure: failure.clone(),
+            }),
+            ..good_facts()
+        };
+        assert!(
+            matches!(
+                decide(&event(CONFLICT), &facts, &enforce()).decision,
+                Decision::Overwrite(_)
+            ),
+            "{failure:?}"
+        );
+    }
+    // The alert says the writer could not be checked, and why (a dry-run shows it without EKS).
+    let facts = Facts {
+        audit_log: Fact::Known(AuditTrail::Unreadable {
+            failure: AuditFailure::LogGroupNotFound,
+        }),
+        ..good_facts()
+    };
+    let plan = decide(&event(CONFLICT), &facts, &dry_run());
+    let alert = coverage_core::render(&plan, &plan.outcome_without_call().unwrap());
+    for text in [&alert.text_message, &alert.chat_message] {
+        assert!(text.contains("Last writer: could not be checked: the cluster has no control-plane log group /aws/eks/prod-payments/cluster"), "{text}");
+        assert!(
+            text.contains(
+                "aws eks update-cluster-config --region us-east-1 --name prod-payments --logging"
+            ),
+            "{text}"
+        );
+    }
+    for audit_log in [
+        Fact::Unavailable("no answer within 4000 ms".into()),
+        Fact::NotGathered,
+    ] {
+        let facts = Facts {
+            audit_log,
+            ..good_facts()
+        };
+        assert!(matches!(
+            decide(&event(CONFLICT), &facts, &enforce()).decision,
+            Decision::Overwrite(_)
+        ));
+    }
+}
+
+#[test]
+fn the_operator_names_more_controllers() {
+    let t = event_time() - 3_600;
+    let policy = Policy {
+        audit: coverage_core::audit::AuditSettings {
+            controllers: ControllerName::parse_list(
+                "system:serviceaccount:cattle-fleet-system:fleet-agent, fleet-agent",
+            )
+            .unwrap(),
+            ..Default::default()
+        },
+        ..enforce()
+    };
+    for (user, agent) in [
+        (
+            "system:serviceaccount:cattle-fleet-system:fleet-agent",
+            "Go-http-client/2.0",
+        ),
+        ("someone", "fleet-agent/v0.9 (linux)"),
+    ] {
+        let decision = decision_with(vec![change(t, user, agent)], &policy);
+        assert_eq!(
+            skip_reason(&decision).label(),
+            "changed-by-controller",
+            "{user}"
+        );
+        // Without the setting the same writer is not a controller.
+        assert!(matches!(
+            decision_with(vec![change(t, user, agent)], &enforce()),
+            Decision::Overwrite(_)
+        ));
+    }
+    // The configured names win over the built-in classes.
+    let as_controller = Policy {
+        audit: coverage_core::audit::AuditSettings {
+            controllers: vec![ControllerName::parse("alice").unwrap()],
+            ..Default::default()
+        },
+        ..enforce()
+    };
+    assert_eq!(
+        skip_reason(&decision_with(
+            vec![change(t, "alice", "kubectl/v1.30")],
+            &as_controller
+        ))
+        .label(),
+        "changed-by-controller"
+    );
+    assert!(ControllerName::parse_list("").unwrap().is_empty());
+    assert!(ControllerName::parse_list("a,,b").is_err());
+    assert!(ControllerName::parse("two words").is_err());
+    assert!(ControllerName::parse(&"x".repeat(257)).is_err());
+    assert!(ControllerName::parse(&"x".repeat(256)).is_ok());
+}
+
+#[test]
+fn the_controller_check_comes_after_the_live_coverage_and_before_the_bound() {
+    let t = event_time() - 3_600;
+    let mut facts = with_changes(vec![change(t, ARGO_USER, ARGO_AGENT)]);
+    facts.coverage = Fact::Known(coverage(Some(CoverageStatus::Healthy)));
+    assert_eq!(
+        skip_reason(&decide(&event(CONFLICT), &facts, &enforce()).decision).label(),
+        "already-healthy"
+    );
+    let mut facts = with_changes(vec![change(t, ARGO_USER, ARGO_AGENT)]);
+    facts.update_history = Fact::Known(vec![update("u-1", UpdateStatus::Successful, t - 60, true)]);
+    assert_eq!(
+        skip_reason(&decide(&event(CONFLICT), &facts, &enforce()).decision).label(),
+        "changed-by-controller"
+    );
 }

@@ -98,6 +98,7 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
         account,
         read_ms,
         deadline_ms,
+        audit,
     } = pipeline.poll()
     else {
         panic!("{:?}", pipeline.poll())
@@ -108,9 +109,18 @@ fn a_conflict_in_enforce_asks_for_the_reads_then_the_write_then_the_publish() {
             addon: true,
             update_history: true,
             coverage: true,
-            statistics: true
+            statistics: true,
+            audit_log: true,
         }
     );
+    // The audit log query: the cluster's log group, 7 days before the event up to now.
+    let audit = audit.unwrap();
+    assert_eq!(audit.query.log_group, "/aws/eks/prod-payments/cluster");
+    assert_eq!(audit.query.end_time, 1_773_480_127);
+    assert_eq!(audit.query.start_time, 1_773_480_067 - 7 * 86_400);
+    assert_eq!(audit.deadline_ms, NOW_MS + 4_000);
+    assert_eq!(audit.poll_ms, 300);
+    assert_eq!(pipeline.audit_query(), Some(audit.query));
     assert_eq!((cluster, account), ("prod-payments", Some("111122223333")));
     assert_eq!(read_ms, 3_000);
     // Without an invocation deadline: two reads in a row.
@@ -895,5 +905,88 @@ fn a_recovery_notice_names_the_overwrite_it_followed() {
             chat["metadata"]["threadId"],
             "guardduty-coverage/111122223333/us-east-1/prod-payments"
         );
+    }
+}
+
+#[test]
+fn the_audit_query_keeps_its_own_budget_inside_the_invocations() {
+    let mut settings = settings(RemediationMode::Enforce);
+    settings.policy.audit.window_seconds = 86_400;
+    // Within the reads' bound: the reads' deadline is unchanged.
+    let pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    let Next::Gather {
+        deadline_ms, audit, ..
+    } = pipeline.poll()
+    else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, NOW_MS + 6_000);
+    let audit = audit.unwrap();
+    assert_eq!(audit.deadline_ms, NOW_MS + 4_000);
+    assert_eq!(audit.query.start_time, 1_773_480_067 - 86_400);
+
+    // A budget longer than the reads' stretches the gather to it.
+    settings.limits.audit_ms = 9_000;
+    let pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    let Next::Gather {
+        deadline_ms, audit, ..
+    } = pipeline.poll()
+    else {
+        panic!()
+    };
+    assert_eq!(deadline_ms, NOW_MS + 9_000);
+    assert_eq!(audit.unwrap().deadline_ms, NOW_MS + 9_000);
+
+    // A short invocation cuts the query like the reads: the write and the publish still fit.
+    let pipeline = Pipeline::new(
+        &event(CONFLICT),
+        &settings,
+        invocation(Some(NOW_MS + 10_000)),
+    )
+    .unwrap();
+    let Next::Gather {
+        deadline_ms, audit, ..
+    } = pipeline.poll()
+    else {
+        panic!()
+    };
+    let end = NOW_MS + 10_000 - 500 - 5_000 - 1_000;
+    assert_eq!(deadline_ms, end);
+    assert_eq!(audit.unwrap().deadline_ms, end);
+
+    // A row that does not involve a change in the cluster: no query.
+    let pipeline = Pipeline::new(
+        &event("Others:Error due to authorization failure"),
+        &settings,
+        invocation(None),
+    )
+    .unwrap();
+    let Next::Gather { request, audit, .. } = pipeline.poll() else {
+        panic!()
+    };
+    assert!(!request.audit_log);
+    assert_eq!(audit, None);
+    assert_eq!(pipeline.audit_query(), None);
+
+    // The RBAC row: the query covers the object the message names and the bindings.
+    let pipeline = Pipeline::new(
+        &event("Addon Update Failed:EKS Addon Issue - AccessDenied: priorityclasses.scheduling.k8s.io \"aws-guardduty-agent.priorityclass\" is forbidden: User \"eks:addon-manager\" cannot patch resource \"priorityclasses\" in API group \"scheduling.k8s.io\" at the cluster scope"),
+        &settings,
+        invocation(None),
+    )
+    .unwrap();
+    let query = pipeline.audit_query().unwrap();
+    assert!(query.query_string.contains("objectRef.resource = \"priorityclasses\" and objectRef.name = \"aws-guardduty-agent.priorityclass\""), "{}", query.query_string);
+    assert!(
+        query
+            .query_string
+            .contains("(objectRef.resource = \"clusterrolebindings\")")
+    );
+
+    // Offline (no clock): no query, and nothing asks for it.
+    let offline = Pipeline::new(&event(CONFLICT), &settings, Invocation::default()).unwrap();
+    if let Next::Gather { request, audit, .. } = offline.poll() {
+        assert!(!request.audit_log);
+        assert_eq!(audit, None);
     }
 }

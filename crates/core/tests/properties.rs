@@ -152,6 +152,18 @@ fn rich_facts() -> Facts {
             ..LiveCoverage::default()
         }),
         statistics: Fact::Unavailable("ThrottlingException".into()),
+        // Hostile values from the audit log reach the alert's live state.
+        audit_log: Fact::Known(coverage_core::audit::AuditTrail::Read {
+            query_id: Some("q".into()),
+            changes: vec![coverage_core::audit::AuditChange {
+                at: Some(1_799_999_000),
+                verb: Some("patch\n<!channel>".into()),
+                user: Some("`<!here>`\n*bold*".into()),
+                user_agent: Some("kubectl/v1.30 ```".into()),
+                request_uri: Some("/apis/apps/v1/`x`".into()),
+                ..coverage_core::audit::AuditChange::default()
+            }],
+        }),
     }
 }
 

@@ -101,6 +101,24 @@ fn enforced_plan() -> Plan {
             updated_at: Some(1_773_480_058),
         }),
         statistics: Fact::Unavailable("ThrottlingException: Rate exceeded".into()),
+        // A person patched the agent's image an hour before the event.
+        audit_log: Fact::Known(coverage_core::audit::AuditTrail::Read {
+            query_id: Some("6f1a2b3c-0d4e-4f5a-8b6c-7d8e9f0a1b2c".into()),
+            changes: vec![coverage_core::audit::AuditChange {
+                at: Some(1_773_476_467),
+                verb: Some("patch".into()),
+                user: Some("alice@example.com".into()),
+                user_agent: Some("kubectl/v1.30.2 (linux/amd64) kubernetes/39683505".into()),
+                request_uri: Some(
+                    "/apis/apps/v1/namespaces/amazon-guardduty/daemonsets/aws-guardduty-agent"
+                        .into(),
+                ),
+                resource: Some("daemonsets".into()),
+                namespace: Some("amazon-guardduty".into()),
+                name: Some("aws-guardduty-agent".into()),
+                response_code: Some(200),
+            }],
+        }),
     };
     decide(
         &event,

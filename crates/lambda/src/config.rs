@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::tls::TrustStoreSource;
+use coverage_core::audit::{AuditSettings, ControllerName};
 use coverage_core::follow_up::FollowUpSettings;
 use coverage_core::policy::{
     ClusterSelection, OverwriteBound, Policy, RemediationMode, parse_cluster_patterns, parse_number,
@@ -43,6 +44,9 @@ pub struct Config {
     /// Where and how often a started OVERWRITE is followed up; `None` when
     /// `FOLLOW_UP_SCHEDULE_GROUP` and `FOLLOW_UP_ROLE_ARN` are unset.
     pub follow_up: Option<FollowUpSettings>,
+    /// Upper bound on the audit log query (`StartQuery` to the last
+    /// `GetQueryResults`); past it the alert gives the query id.
+    pub audit_query_budget: Duration,
 }
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
@@ -62,6 +66,12 @@ pub const FOLLOW_UP_SCHEDULE_GROUP: &str = "FOLLOW_UP_SCHEDULE_GROUP";
 pub const FOLLOW_UP_ROLE_ARN: &str = "FOLLOW_UP_ROLE_ARN";
 pub const FOLLOW_UP_DELAY_MINUTES: &str = "FOLLOW_UP_DELAY_MINUTES";
 pub const FOLLOW_UP_MAX_MINUTES: &str = "FOLLOW_UP_MAX_MINUTES";
+pub const AUDIT_QUERY_BUDGET_MS: &str = "AUDIT_QUERY_BUDGET_MS";
+pub const AUDIT_WINDOW_DAYS: &str = "AUDIT_WINDOW_DAYS";
+pub const RECONCILING_CONTROLLERS: &str = "RECONCILING_CONTROLLERS";
+/// The longest audit window: Logs Insights can look further back, but a
+/// week covers the change behind a fresh conflict and keeps the scan cheap.
+pub const MAX_AUDIT_WINDOW_DAYS: u64 = 90;
 
 /// Minutes between the OVERWRITE and the first look, then between looks:
 /// EKS add-on updates take minutes.
@@ -85,6 +95,7 @@ impl Default for Config {
             extra_ca_pem: None,
             warm_up_at_init: false,
             follow_up: None,
+            audit_query_budget: Duration::from_millis(Limits::default().audit_ms),
         }
     }
 }
@@ -216,6 +227,22 @@ impl Config {
             }
         };
         let follow_up = follow_up(&get)?;
+        let audit_query_budget = millis(AUDIT_QUERY_BUDGET_MS, limits.audit_ms, 500)?;
+        let audit = AuditSettings {
+            window_seconds: match get(AUDIT_WINDOW_DAYS) {
+                None => AuditSettings::default().window_seconds,
+                Some(text) => {
+                    parse_number(&text, 1, MAX_AUDIT_WINDOW_DAYS)
+                        .map_err(|e| fail(AUDIT_WINDOW_DAYS, e.to_string()))?
+                        * 86_400
+                }
+            },
+            controllers: match get(RECONCILING_CONTROLLERS) {
+                None => Vec::new(),
+                Some(list) => ControllerName::parse_list(&list)
+                    .map_err(|e| fail(RECONCILING_CONTROLLERS, e.to_string()))?,
+            },
+        };
         Ok(Config {
             alert_topic_arn,
             message_format,
@@ -226,6 +253,7 @@ impl Config {
                     max_updates,
                     window_seconds,
                 },
+                audit,
             },
             fact_read_timeout,
             update_addon_timeout,
@@ -234,6 +262,7 @@ impl Config {
             extra_ca_pem,
             warm_up_at_init,
             follow_up,
+            audit_query_budget,
         })
     }
 }
@@ -299,6 +328,7 @@ impl Config {
                 read_ms: ms(self.fact_read_timeout),
                 write_ms: ms(self.update_addon_timeout),
                 publish_ms: ms(self.publish_timeout),
+                audit_ms: ms(self.audit_query_budget),
                 ..Limits::default()
             },
             follow_up: self.follow_up.clone(),
@@ -481,6 +511,63 @@ mod tests {
             let error = config(&pairs).unwrap_err();
             assert_eq!(error.variable, variable, "{pairs:?}: {error}");
         }
+    }
+
+    #[test]
+    fn the_audit_log_settings_are_read_and_bounded() {
+        let read = config(&[
+            (AUDIT_QUERY_BUDGET_MS, "2500"),
+            (AUDIT_WINDOW_DAYS, "3"),
+            (
+                RECONCILING_CONTROLLERS,
+                "system:serviceaccount:cattle-fleet-system:fleet-agent, rancher",
+            ),
+        ])
+        .unwrap();
+        assert_eq!(read.settings().limits.audit_ms, 2500);
+        assert_eq!(read.policy.audit.window_seconds, 3 * 86_400);
+        let names: Vec<&str> = read
+            .policy
+            .audit
+            .controllers
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "system:serviceaccount:cattle-fleet-system:fleet-agent",
+                "rancher"
+            ]
+        );
+        let defaults = Config::default();
+        assert_eq!(defaults.settings().limits.audit_ms, 4_000);
+        assert_eq!(defaults.policy.audit, AuditSettings::default());
+        assert_eq!(defaults.policy.audit.window_seconds, 7 * 86_400);
+        for (variable, value) in [
+            (AUDIT_QUERY_BUDGET_MS, "499"),
+            (AUDIT_QUERY_BUDGET_MS, "60001"),
+            (AUDIT_WINDOW_DAYS, "0"),
+            (AUDIT_WINDOW_DAYS, "91"),
+            (RECONCILING_CONTROLLERS, "a,,b"),
+            (RECONCILING_CONTROLLERS, "two words"),
+        ] {
+            assert_eq!(config_error(variable, value), variable, "{value}");
+        }
+        assert_eq!(
+            config(&[(AUDIT_WINDOW_DAYS, "90")])
+                .unwrap()
+                .policy
+                .audit
+                .window_seconds,
+            90 * 86_400
+        );
+        assert_eq!(
+            config(&[(AUDIT_QUERY_BUDGET_MS, "500")])
+                .unwrap()
+                .audit_query_budget,
+            Duration::from_millis(500)
+        );
     }
 
     fn config_error(variable: &str, value: &str) -> &'static str {

@@ -33,6 +33,8 @@ pub struct AwsClients {
     pub guardduty: aws_sdk_guardduty::Client,
     pub sns: aws_sdk_sns::Client,
     pub scheduler: aws_sdk_scheduler::Client,
+    /// CloudWatch Logs: the cluster's audit log (Logs Insights).
+    pub logs: aws_sdk_cloudwatchlogs::Client,
 }
 
 impl AwsClients {
@@ -42,6 +44,7 @@ impl AwsClients {
             guardduty: aws_sdk_guardduty::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             scheduler: aws_sdk_scheduler::Client::new(sdk),
+            logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
         }
     }
 }
@@ -166,7 +169,37 @@ impl Gatherer<'_> {
             update_history,
             coverage,
             statistics,
+            audit_log: Fact::NotGathered,
         }
+    }
+
+    /// `gather`, and alongside it the audit log query when the pipeline asks
+    /// for one (within its own deadline, never past the reads').
+    pub async fn gather_with_audit(
+        &self,
+        cluster: &str,
+        account: Option<&str>,
+        request: FactRequest,
+        audit: Option<coverage_core::AuditRead<'_>>,
+    ) -> Facts {
+        let audit_log = async {
+            match audit {
+                Some(read) if request.audit_log => {
+                    let read = coverage_core::AuditRead {
+                        deadline_ms: read.deadline_ms.min(self.deadline_ms),
+                        ..read
+                    };
+                    // Boxed: the SDK's futures are large, and the handler's
+                    // future holds every read at once.
+                    Box::pin(crate::audit_log::read(&self.clients.logs, read)).await
+                }
+                _ => Fact::NotGathered,
+            }
+        };
+        let (mut facts, audit_log) =
+            tokio::join!(Box::pin(self.gather(cluster, account, request)), audit_log);
+        facts.audit_log = audit_log;
+        facts
     }
 
     /// A follow-up's reads: the update and the add-on, concurrently.

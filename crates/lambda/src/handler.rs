@@ -207,6 +207,7 @@ impl App {
                     account,
                     read_ms,
                     deadline_ms,
+                    audit,
                 } => {
                     let gatherer = Gatherer {
                         clients: &self.clients,
@@ -214,7 +215,9 @@ impl App {
                         deadline_ms,
                         detector_cache: &self.detector_cache,
                     };
-                    let facts = gatherer.gather(cluster, account, request).await;
+                    let facts = gatherer
+                        .gather_with_audit(cluster, account, request, audit)
+                        .await;
                     pipeline.gathered(facts, now_ms());
                     self.record(&pipeline);
                 }

@@ -3,6 +3,7 @@
 //! `UpdateAddon` OVERWRITE, the follow-up's schedules on EventBridge
 //! Scheduler, and publishing the alert to SNS.
 
+pub mod audit_log;
 pub mod aws_error;
 pub mod config;
 pub mod gather;

@@ -333,6 +333,7 @@ async fn without_credentials_the_alert_says_once_that_aws_could_not_be_reached()
         update_history: true,
         coverage: true,
         statistics: true,
+        audit_log: false,
     };
     let gathered = gatherer
         .gather("prod-payments", Some("111122223333"), request)

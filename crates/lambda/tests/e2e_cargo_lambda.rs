@@ -132,6 +132,7 @@ async fn every_sample_event_through_cargo_lambda_watch() {
             "AWS_EC2_METADATA_DISABLED=true".to_owned(),
             format!("AWS_ENDPOINT_URL_EKS={}", fake.uri()),
             format!("AWS_ENDPOINT_URL_GUARDDUTY={}", fake.uri()),
+            format!("AWS_ENDPOINT_URL_CLOUDWATCH_LOGS={}", fake.uri()),
             format!("AWS_ENDPOINT_URL_SNS={}", moto.endpoint),
             format!("ALERT_TOPIC_ARN={topic_arn}"),
             "REMEDIATION_MODE=enforce".to_owned(),

@@ -169,12 +169,21 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
     view
 }
 
-/// Who changed it: the last writers of the conflicting objects, one line
-/// each, from the cluster's audit log. The slot the audit-log fact fills;
-/// the chat alert shows these lines right after what broke, the plain text
-/// after the issue. Empty until that fact exists.
-fn describe_who_changed(_plan: &Plan, _budget: Budget) -> Vec<String> {
-    Vec::new()
+/// Who changed it: the last writers of the conflicting objects, from the
+/// cluster's audit log (`audit::describe_plan`), or why they could not be
+/// checked. The chat alert shows these lines right after what broke, the
+/// plain text after the issue. When every AWS read failed the same way (no
+/// credentials), the audit log's failure is that one too: it is said once,
+/// in the live state.
+fn describe_who_changed(plan: &Plan, budget: Budget) -> Vec<String> {
+    let lines = crate::audit::describe_plan(plan);
+    match every_read_failed_alike(&plan.facts, budget) {
+        Some((_, cause)) if lines.iter().any(|l| l.contains(&cause)) => vec![
+            "Last writer: could not be checked: every AWS read failed the same way (live state)"
+                .to_owned(),
+        ],
+        _ => lines,
+    }
 }
 
 /// What the function did, in a sentence, and the exact call when there is one.
@@ -270,7 +279,8 @@ fn minutes_phrase(minutes: i64) -> String {
 
 /// When every read that was made failed, and for the same reason (no
 /// credentials, no route to AWS), that reason once instead of once per read.
-fn every_read_failed_alike(facts: &Facts, budget: Budget) -> Option<String> {
+/// The live-state line and the shared cause.
+fn every_read_failed_alike(facts: &Facts, budget: Budget) -> Option<(String, String)> {
     fn why<T>(fact: &Fact<T>) -> Option<Option<&str>> {
         match fact {
             Fact::NotGathered => None,
@@ -302,11 +312,12 @@ fn every_read_failed_alike(facts: &Facts, budget: Budget) -> Option<String> {
         return None;
     }
     let names: Vec<&str> = made.iter().map(|(name, _)| *name).collect();
-    Some(format!(
+    let line = format!(
         "Every AWS read failed the same way ({}): {}",
         names.join(", "),
         clip(&first, budget.fact)
-    ))
+    );
+    Some((line, first))
 }
 
 /// The gathered facts as short lines (untrusted values clipped, rendered later as code).
@@ -324,7 +335,7 @@ fn describe_facts(event: &CoverageEvent, facts: &Facts, budget: Budget) -> Vec<S
         }
         lines.push(line);
     }
-    if let Some(line) = every_read_failed_alike(facts, budget) {
+    if let Some((line, _)) = every_read_failed_alike(facts, budget) {
         lines.push(line);
         return lines;
     }

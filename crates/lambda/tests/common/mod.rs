@@ -1,6 +1,6 @@
 //! Local AWS endpoints for the tests, over real HTTP on loopback:
 //! `FakeAws`, a stateful HTTP mock of the EKS add-on, GuardDuty coverage,
-//! EventBridge Scheduler and SNS Publish APIs (moto has no EKS add-ons or
+//! EventBridge Scheduler, CloudWatch Logs Insights (the audit log query) and SNS Publish APIs (moto has no EKS add-ons or
 //! GuardDuty coverage), which records every request so tests can assert the
 //! exact bodies, and refuses a `CreateSchedule` Scheduler would refuse; and
 //! `Moto`, a moto server process for the SNS → SQS round trip.
@@ -135,6 +135,29 @@ pub struct FakeState {
     pub schedule_groups: Vec<&'static str>,
     /// Created schedules by (group, name): the `CreateSchedule` body.
     pub schedules: HashMap<(String, String), Value>,
+    /// CloudWatch Logs Insights over the cluster's audit log.
+    pub logs: LogsState,
+}
+
+/// The fake Logs Insights: the rows a completed query returns, how many
+/// `GetQueryResults` answer `Running` first, and what the `StartQuery` body
+/// must hold.
+#[derive(Debug, Default)]
+pub struct LogsState {
+    /// Each row: `[{"field", "value"}, ...]`, newest first (the query sorts so).
+    pub rows: Vec<Value>,
+    /// `GetQueryResults` answers `Running` this many times before `Complete`.
+    pub running_polls: usize,
+    /// Never complete: every `GetQueryResults` answers `Running`.
+    pub never_completes: bool,
+    /// End the query with this status (`Failed`, `Cancelled`, `Timeout`).
+    pub ends: Option<&'static str>,
+    /// Object names the query must filter on besides the agent DaemonSet.
+    pub expected_names: Vec<&'static str>,
+    /// Why a `StartQuery` body was refused (a test asserts it stays empty).
+    pub refused: Vec<String>,
+    /// The query ids started.
+    pub started: Vec<String>,
 }
 
 impl Default for FakeState {
@@ -155,8 +178,81 @@ impl Default for FakeState {
             requests: Vec::new(),
             schedule_groups: vec![GROUP],
             schedules: HashMap::new(),
+            logs: LogsState::default(),
         }
     }
+}
+
+/// What Logs Insights itself (or this test's expectations) refuses in a
+/// `StartQuery` body: the cluster's log group, a window in epoch seconds that
+/// ends now, and a query over the audit streams selecting the fields the
+/// alert needs and naming every conflicting object.
+fn start_query_problem(body: &Value, expected_names: &[&str]) -> Option<String> {
+    let group = format!("/aws/eks/{CLUSTER}/cluster");
+    let named = body["logGroupName"].as_str() == Some(group.as_str())
+        || body["logGroupNames"]
+            .as_array()
+            .is_some_and(|groups| groups.iter().any(|g| g.as_str() == Some(group.as_str())));
+    if !named {
+        return Some(format!("log group is not {group}: {body}"));
+    }
+    let (Some(start), Some(end)) = (body["startTime"].as_i64(), body["endTime"].as_i64()) else {
+        return Some("startTime and endTime are required".to_owned());
+    };
+    if end > 100_000_000_000 || (end - now()).abs() > 120 {
+        return Some(format!("endTime {end} is not now in epoch seconds"));
+    }
+    if start >= end {
+        return Some(format!("startTime {start} is not before endTime {end}"));
+    }
+    let query = body["queryString"].as_str().unwrap_or_default();
+    for needed in [
+        "@timestamp",
+        "verb",
+        "user.username",
+        "userAgent",
+        "requestURI",
+        "responseStatus.code",
+        "objectRef.name",
+        "filter @logStream like /^kube-apiserver-audit/",
+        "sort @timestamp desc",
+        "objectRef.resource = \"daemonsets\" and objectRef.namespace = \"amazon-guardduty\" and objectRef.name = \"aws-guardduty-agent\"",
+    ] {
+        if !query.contains(needed) {
+            return Some(format!("queryString lacks {needed:?}: {query}"));
+        }
+    }
+    for name in expected_names {
+        if !query.contains(&format!("objectRef.name = \"{name}\"")) {
+            return Some(format!("queryString does not cover {name}: {query}"));
+        }
+    }
+    None
+}
+
+fn json_error(failure: &Failure) -> ResponseTemplate {
+    ResponseTemplate::new(failure.status)
+        .insert_header("content-type", "application/x-amz-json-1.1")
+        .set_body_json(json!({"__type": failure.code, "message": failure.message}))
+}
+
+/// An audit log row as Logs Insights returns it.
+pub fn audit_row(at: i64, verb: &str, user: &str, user_agent: &str, code: u16) -> Value {
+    let time = coverage_core::decide::format_time(at)
+        .replace('T', " ")
+        .replace('Z', ".000");
+    json!([
+        {"field": "@timestamp", "value": time},
+        {"field": "verb", "value": verb},
+        {"field": "user.username", "value": user},
+        {"field": "userAgent", "value": user_agent},
+        {"field": "requestURI", "value": "/apis/apps/v1/namespaces/amazon-guardduty/daemonsets/aws-guardduty-agent"},
+        {"field": "objectRef.resource", "value": "daemonsets"},
+        {"field": "objectRef.namespace", "value": "amazon-guardduty"},
+        {"field": "objectRef.name", "value": "aws-guardduty-agent"},
+        {"field": "responseStatus.code", "value": code.to_string()},
+        {"field": "@ptr", "value": "CmAKJgoiMTExMTIyMjIzMzMzOi9hd3MvZWtz"}
+    ])
 }
 
 #[derive(Clone)]
@@ -251,7 +347,18 @@ fn update_json(id: &str, status: &str, created: i64, version: &str, overwrite: b
 impl Respond for Responder {
     fn respond(&self, request: &Request) -> ResponseTemplate {
         let path = request.url.path().to_owned();
-        let op = operation(request.method.as_str(), &path, &request.body);
+        // CloudWatch Logs speaks JSON 1.1: the operation is in X-Amz-Target.
+        let target = request
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        let op = match target.as_str() {
+            "Logs_20140328.StartQuery" => "StartQuery",
+            "Logs_20140328.GetQueryResults" => "GetQueryResults",
+            _ => operation(request.method.as_str(), &path, &request.body),
+        };
         let mut state = self.0.lock().unwrap();
         state.requests.push(Recorded {
             operation: op,
@@ -272,6 +379,8 @@ impl Respond for Responder {
             }
             let template = if op == "Publish" {
                 query_error(&failure)
+            } else if matches!(op, "StartQuery" | "GetQueryResults") {
+                json_error(&failure)
             } else {
                 rest_error(&failure)
             };
@@ -371,6 +480,35 @@ impl Respond for Responder {
                     Some(update) => ok(json!({"update": update})),
                     None => rest_error(&Failure { status: 404, code: "ResourceNotFoundException", message: "no update", times: None }),
                 }
+            }
+            "StartQuery" => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                if let Some(problem) = start_query_problem(&body, &state.logs.expected_names) {
+                    state.logs.refused.push(problem.clone());
+                    return json_error(&Failure { status: 400, code: "InvalidParameterException", message: "refused by the fake", times: None })
+                        .set_body_json(json!({"__type": "InvalidParameterException", "message": problem}));
+                }
+                let id = format!("a1b2c3d4-0000-4000-8000-{:012}", state.logs.started.len() + 1);
+                state.logs.started.push(id.clone());
+                ok(json!({"queryId": id}))
+            }
+            "GetQueryResults" => {
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                let id = body["queryId"].as_str().unwrap_or_default();
+                if !state.logs.started.iter().any(|s| s == id) {
+                    return json_error(&Failure { status: 400, code: "ResourceNotFoundException", message: "unknown query id", times: None });
+                }
+                let logs = &mut state.logs;
+                if logs.never_completes || logs.running_polls > 0 {
+                    logs.running_polls = logs.running_polls.saturating_sub(1);
+                    return ok(json!({"status": "Running", "results": []}));
+                }
+                if let Some(status) = logs.ends {
+                    return ok(json!({"status": status, "results": []}));
+                }
+                let matched = logs.rows.len();
+                ok(json!({"status": "Complete", "results": logs.rows.clone(),
+                    "statistics": {"recordsMatched": matched as f64, "recordsScanned": 1000.0, "bytesScanned": 100000.0}}))
             }
             "ListDetectors" => ok(json!({"detectorIds": [DETECTOR]})),
             "ListCoverage" => ok(json!({"resources": [{
@@ -556,6 +694,11 @@ pub async fn clients(aws: &str, sns: &str) -> AwsClients {
         ),
         scheduler: aws_sdk_scheduler::Client::from_conf(
             aws_sdk_scheduler::config::Builder::from(&base)
+                .endpoint_url(aws)
+                .build(),
+        ),
+        logs: aws_sdk_cloudwatchlogs::Client::from_conf(
+            aws_sdk_cloudwatchlogs::config::Builder::from(&base)
                 .endpoint_url(aws)
                 .build(),
         ),
