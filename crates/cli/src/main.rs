@@ -39,14 +39,15 @@ enum Command {
     Explain {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
-        /// Fill the cluster name into the commands.
-        #[arg(long)]
+        /// Fill the cluster name into the commands (a valid EKS name, or an
+        /// error; without it the commands read `$CLUSTER`).
+        #[arg(long, value_parser = valid_cluster)]
         cluster: Option<String>,
-        /// Fill the region into the commands.
-        #[arg(long)]
+        /// Fill the region into the commands (a region code, or an error).
+        #[arg(long, value_parser = valid_region)]
         region: Option<String>,
-        /// Fill the account id into the commands.
-        #[arg(long)]
+        /// Fill the account id into the commands (twelve digits, or an error).
+        #[arg(long, value_parser = valid_account)]
         account: Option<String>,
         /// The issue string; `-` reads standard input.
         issue: String,
@@ -70,6 +71,37 @@ enum Command {
         #[arg(long, value_enum, default_value_t = CatalogFormat::Markdown)]
         format: CatalogFormat,
     },
+    /// Print, as JSON, every shell command the alerts can print, for every
+    /// catalog entry: filled with these values, with the add-on read (with
+    /// and without configuration values) and not read, and with nothing
+    /// known; then the OVERWRITE call in each form and the update checks.
+    /// tests/commands hands each to the AWS CLI's own parser.
+    Commands {
+        #[arg(long, value_parser = valid_cluster)]
+        cluster: String,
+        #[arg(long, value_parser = valid_region)]
+        region: String,
+        #[arg(long, value_parser = valid_account)]
+        account: String,
+    },
+}
+
+fn valid_cluster(value: &str) -> Result<String, String> {
+    coverage_core::ClusterName::parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|_| "not a valid EKS cluster name (a letter or digit, then letters, digits, - and _, at most 100)".to_owned())
+}
+
+fn valid_region(value: &str) -> Result<String, String> {
+    coverage_core::Region::parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|_| "not an AWS region code such as us-east-1".to_owned())
+}
+
+fn valid_account(value: &str) -> Result<String, String> {
+    coverage_core::AccountId::parse(value)
+        .map(|_| value.to_owned())
+        .map_err(|_| "not a twelve-digit AWS account id".to_owned())
 }
 
 #[derive(clap::Args, Debug)]
@@ -165,6 +197,11 @@ fn main() -> ExitCode {
         ),
         Command::Replay(args) => replay(&args),
         Command::Catalog { format } => print_catalog(format),
+        Command::Commands {
+            cluster,
+            region,
+            account,
+        } => every_command(&cluster, &region, &account),
     };
     match result {
         Ok(text) => {
@@ -204,7 +241,13 @@ fn explain(
     } else {
         issue.to_owned()
     };
-    let issue = Issue::parse(text.trim_end_matches(['\r', '\n']));
+    let text = text.trim_end_matches(['\r', '\n']);
+    if text.trim().is_empty() {
+        anyhow::bail!(
+            "the issue string is empty: pass GuardDuty's detail.issue text, or - to read it from standard input"
+        );
+    }
+    let issue = Issue::parse(text);
     let entry = catalog::classify(&issue);
     let context = CommandContext::new(cluster, region, account, &issue.raw);
     let commands = fill_commands(entry, &context);
@@ -239,17 +282,27 @@ fn explain_text(entry: &Entry, issue: &Issue, commands: &[FilledCommand]) -> Str
         entry.severity.as_str(),
         entry.actionability.as_str()
     ));
-    out.push_str(&format!("issue type: {}\n", issue.issue_type.name()));
+    // Continuation lines (a multi-line conflict list) stay under their label.
+    let indented = |text: &str| text.replace('\n', "\n  ");
+    out.push_str(&format!(
+        "issue type: {}\n",
+        indented(issue.issue_type.name())
+    ));
     if let Some(addon) = &issue.addon_issue {
         out.push_str(&format!(
             "add-on issue: {} - {}\n",
             addon.code.as_ref().map_or("(no code)", |c| c.as_str()),
-            addon.message
+            indented(&addon.message)
         ));
     } else if let Some(extra) = &issue.extra {
-        out.push_str(&format!("extra information: {extra}\n"));
+        out.push_str(&format!("extra information: {}\n", indented(extra)));
     }
-    out.push_str(&format!("\nWhy: {}\n\nSteps:\n", entry.why));
+    out.push_str(&format!("\nWhy: {}\n", entry.why));
+    if entry.id == catalog::UNRECOGNIZED.id {
+        // The wording says the raw text is below: here it is, whole.
+        out.push_str(&format!("\nRaw issue text:\n  {}\n", indented(&issue.raw)));
+    }
+    out.push_str("\nSteps:\n");
     for (index, step) in entry.steps.iter().enumerate() {
         out.push_str(&format!("  {}. {step}\n", index + 1));
     }
@@ -260,11 +313,13 @@ fn explain_text(entry: &Entry, issue: &Issue, commands: &[FilledCommand]) -> Str
         } else {
             ""
         };
-        out.push_str(&format!(
-            "  # {}{note}\n  {}\n",
-            command.purpose,
+        // A heredoc's body and closing delimiter must stay as they are.
+        let text = if command.command.contains("<<") {
+            command.command.clone()
+        } else {
             command.command.replace('\n', "\n  ")
-        ));
+        };
+        out.push_str(&format!("  # {}{note}\n  {text}\n", command.purpose));
     }
     out.push_str("\nDocs:\n");
     for link in entry.links {
@@ -519,6 +574,88 @@ fn published(
             out
         }
     })
+}
+
+/// Configuration values as GuardDuty tunes the agent, with a single quote
+/// and a line break to prove the quoting.
+const SAMPLE_CONFIGURATION_VALUES: &str =
+    "{\"priorityClassName\":\"aws-guardduty-agent.priorityclass-high\",\n \"note\":\"it's tuned\"}";
+const SAMPLE_VERSION: &str = "v1.10.0-eksbuild.2";
+const SAMPLE_UPDATE_ID: &str = "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e";
+const SAMPLE_EVENT_ID: &str = "4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37";
+
+/// `coverage commands`: every command of every entry in every form.
+fn every_command(cluster: &str, region: &str, account: &str) -> Result<String> {
+    use coverage_core::commands::{
+        AddonSettings, describe_update_command, list_updates_command, overwrite_command,
+    };
+    let with_values = AddonSettings {
+        version: Some(SAMPLE_VERSION.to_owned()),
+        configuration_values: Some(SAMPLE_CONFIGURATION_VALUES.to_owned()),
+    };
+    let without_values = AddonSettings {
+        version: Some(SAMPLE_VERSION.to_owned()),
+        configuration_values: None,
+    };
+    // The issue text carries the VPC and the owner account some entries use.
+    let issue_text = "shared VPC vpc-0a1b2c3d4e5f67890, owner account ID 444455556666";
+    let known = CommandContext::new(Some(cluster), Some(region), Some(account), issue_text);
+    let variants = [
+        ("addon-not-read", known.clone()),
+        (
+            "addon-read-with-values",
+            known.clone().with_addon_settings(Some(with_values.clone())),
+        ),
+        (
+            "addon-read-without-values",
+            known
+                .clone()
+                .with_addon_settings(Some(without_values.clone())),
+        ),
+        ("nothing-known", CommandContext::new(None, None, None, "")),
+    ];
+    let mut commands = Vec::new();
+    for entry in catalog::entries() {
+        for (variant, context) in &variants {
+            for filled in fill_commands(entry, context) {
+                if filled.kind == CommandKind::Shell {
+                    commands.push(json!({
+                        "entry": entry.id,
+                        "variant": variant,
+                        "purpose": filled.purpose,
+                        "command": filled.command,
+                    }));
+                }
+            }
+        }
+    }
+    let overwrite = [
+        ("overwrite-with-values", Some(&with_values)),
+        ("overwrite-without-values", Some(&without_values)),
+        ("overwrite-addon-not-read", None),
+    ];
+    for (variant, addon) in overwrite {
+        commands.push(json!({
+            "entry": "overwrite",
+            "variant": variant,
+            "purpose": "the OVERWRITE call (dry-run, started, failed, in flight, outcome unknown)",
+            "command": overwrite_command(cluster, region, addon, Some(SAMPLE_EVENT_ID)),
+            "configuration_values": addon.and_then(|a| a.configuration_values.as_deref()),
+        }));
+    }
+    commands.push(json!({
+        "entry": "update-started",
+        "variant": "describe-update",
+        "purpose": "check a started update",
+        "command": describe_update_command(cluster, SAMPLE_UPDATE_ID, region),
+    }));
+    commands.push(json!({
+        "entry": "update-outcome-unknown",
+        "variant": "list-updates",
+        "purpose": "check whether an update started",
+        "command": list_updates_command(cluster, region),
+    }));
+    Ok(format!("{}\n", serde_json::to_string_pretty(&commands)?))
 }
 
 fn print_catalog(format: CatalogFormat) -> Result<String> {

@@ -101,18 +101,80 @@ fn explain_reads_standard_input_and_fills_commands() {
 }
 
 #[test]
-fn explain_refuses_to_paste_unsafe_values_into_commands() {
+fn explain_refuses_values_that_are_not_identifiers() {
+    for (flag, value, says) in [
+        ("--cluster", "x;rm -rf /", "not a valid EKS cluster name"),
+        ("--region", "us-east-1; reboot", "not an AWS region code"),
+        ("--account", "1234", "not a twelve-digit AWS account id"),
+    ] {
+        let output = coverage()
+            .args([
+                "explain",
+                flag,
+                value,
+                "Others:Error due to authorization failure",
+            ])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{flag} {value}");
+        assert!(output.stdout.is_empty(), "{flag} {value}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(says) && stderr.contains(flag), "{stderr}");
+    }
+}
+
+#[test]
+fn explain_without_the_cluster_leaves_a_variable_not_a_placeholder() {
     let output = coverage()
+        .args(["explain", "Others:Error due to authorization failure"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains(r#"--cluster-name "$CLUSTER""#), "{text}");
+    assert!(
+        !text.contains("<cluster-name>") && !text.contains("<region>"),
+        "{text}"
+    );
+}
+
+#[test]
+fn explain_refuses_an_empty_issue() {
+    for (args, stdin) in [(vec!["explain", ""], ""), (vec!["explain", "-"], " \n")] {
+        let output = coverage().args(&args).write_stdin(stdin).output().unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains("the issue string is empty"), "{stderr}");
+    }
+}
+
+#[test]
+fn explain_shows_unrecognized_text_raw_and_keeps_continuation_lines_indented() {
+    let output = coverage()
+        .args(["explain", "Something new:first line\nsecond line"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("The raw text is below"), "{text}");
+    assert!(
+        text.contains("Raw issue text:\n  Something new:first line\n  second line\n"),
+        "{text}"
+    );
+    let conflict = coverage()
         .args([
             "explain",
-            "--cluster",
-            "x;rm -rf /",
-            "Others:Error due to authorization failure",
+            "Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found. Conflicts:\nDaemonSet.apps aws-guardduty-agent - .spec.template\nClusterRole.rbac aws-guardduty-agent - .rules",
         ])
         .output()
         .unwrap();
-    let text = String::from_utf8(output.stdout).unwrap();
-    assert!(!text.contains("rm -rf"), "{text}");
+    let text = String::from_utf8(conflict.stdout).unwrap();
+    assert!(
+        text.contains(
+            "Conflicts:\n  DaemonSet.apps aws-guardduty-agent - .spec.template\n  ClusterRole.rbac"
+        ),
+        "{text}"
+    );
 }
 
 #[test]

@@ -96,7 +96,10 @@ impl Codes {
 }
 
 /// A command an engineer runs. `{cluster}`, `{region}`, `{account}`, `{vpc}`
-/// and `{owner_account}` are filled in from the event when they are known.
+/// and `{owner_account}` are filled in from the event; `{detector_id}`,
+/// `{addon_version}` and `{keep_addon_settings}` (the add-on's version and
+/// configuration values as flags) from what was read, or fetched by a line
+/// the command starts with (`crate::commands`): every command runs as pasted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Command {
     pub purpose: &'static str,
@@ -251,17 +254,13 @@ const PREVIOUS_LOGS: Command = shell(
     "Logs of the last crashed agent container",
     "kubectl logs -n amazon-guardduty daemonset/aws-guardduty-agent --previous --tail=200",
 );
-const DETECTOR_ID: Command = shell(
-    "The GuardDuty detector of this account and region",
-    "DETECTOR_ID=$(aws guardduty list-detectors --region {region} --query 'DetectorIds[0]' --output text)",
-);
 const CLUSTER_COVERAGE: Command = shell(
     "GuardDuty's current view of this cluster's coverage",
-    "aws guardduty list-coverage --region {region} --detector-id \"$DETECTOR_ID\" --filter-criteria '{\"FilterCriterion\":[{\"CriterionKey\":\"CLUSTER_NAME\",\"FilterCondition\":{\"EqualsValue\":\"{cluster}\"}}]}'",
+    "aws guardduty list-coverage --region {region} --detector-id {detector_id} --filter-criteria '{\"FilterCriterion\":[{\"CriterionKey\":\"EKS_CLUSTER_NAME\",\"FilterCondition\":{\"Equals\":[\"{cluster}\"]}}]}'",
 );
 const RUNTIME_MONITORING_STATUS: Command = shell(
     "Is Runtime Monitoring (and EKS automated agent configuration) enabled?",
-    "aws guardduty get-detector --region {region} --detector-id \"$DETECTOR_ID\" --query 'Features[?Name==`RUNTIME_MONITORING`]'",
+    "aws guardduty get-detector --region {region} --detector-id {detector_id} --query \"Features[?Name=='RUNTIME_MONITORING']\"",
 );
 const GUARDDUTY_VPC_ENDPOINTS: Command = shell(
     "GuardDuty VPC endpoints in this region (state, VPC, private DNS)",
@@ -281,15 +280,15 @@ const RETRY_ADDON_UPDATE: Command = shell(
 );
 const TOGGLE_EKS_AGENT_OFF: Command = shell(
     "Toggle EKS automated agent configuration off ...",
-    "aws guardduty update-detector --region {region} --detector-id \"$DETECTOR_ID\" --features '[{\"Name\":\"RUNTIME_MONITORING\",\"Status\":\"ENABLED\",\"AdditionalConfiguration\":[{\"Name\":\"EKS_ADDON_MANAGEMENT\",\"Status\":\"DISABLED\"}]}]'",
+    "aws guardduty update-detector --region {region} --detector-id {detector_id} --features '[{\"Name\":\"RUNTIME_MONITORING\",\"Status\":\"ENABLED\",\"AdditionalConfiguration\":[{\"Name\":\"EKS_ADDON_MANAGEMENT\",\"Status\":\"DISABLED\"}]}]'",
 );
 const TOGGLE_EKS_AGENT_ON: Command = shell(
     "... and on again",
-    "aws guardduty update-detector --region {region} --detector-id \"$DETECTOR_ID\" --features '[{\"Name\":\"RUNTIME_MONITORING\",\"Status\":\"ENABLED\",\"AdditionalConfiguration\":[{\"Name\":\"EKS_ADDON_MANAGEMENT\",\"Status\":\"ENABLED\"}]}]'",
+    "aws guardduty update-detector --region {region} --detector-id {detector_id} --features '[{\"Name\":\"RUNTIME_MONITORING\",\"Status\":\"ENABLED\",\"AdditionalConfiguration\":[{\"Name\":\"EKS_ADDON_MANAGEMENT\",\"Status\":\"ENABLED\"}]}]'",
 );
 const ADDON_CONFIGURATION_SCHEMA: Command = shell(
     "Configuration values the agent accepts (priorityClassName, dnsPolicy, resources)",
-    "aws eks describe-addon-configuration --addon-name aws-guardduty-agent --region {region} --addon-version \"$(aws eks describe-addon --cluster-name {cluster} --addon-name aws-guardduty-agent --region {region} --query addon.addonVersion --output text)\" --query configurationSchema --output text",
+    "aws eks describe-addon-configuration --addon-name aws-guardduty-agent --region {region} --addon-version {addon_version} --query configurationSchema --output text",
 );
 const WEBHOOKS: Command = shell(
     "Admission webhooks that can intercept the add-on's requests",
@@ -410,7 +409,6 @@ const CRASHLOOP_COMMANDS: &[Command] = &[
     KUBECONFIG,
     PREVIOUS_LOGS,
     AGENT_PODS,
-    DETECTOR_ID,
     RUNTIME_MONITORING_STATUS,
     CLUSTER_VPC,
     GUARDDUTY_VPC_ENDPOINTS,
@@ -483,7 +481,7 @@ static CATALOG: &[Entry] = &[
             ),
             shell(
                 "Upgrade the control plane by one minor version",
-                "aws eks update-cluster-version --name {cluster} --region {region} --kubernetes-version <next minor version>",
+                "NEXT_VERSION=$(aws eks describe-cluster --name {cluster} --region {region} --query cluster.version --output text | awk -F. '{print $1 \".\" $2 + 1}')\naws eks update-cluster-version --name {cluster} --region {region} --kubernetes-version \"$NEXT_VERSION\"",
             ),
         ],
         links: &[
@@ -514,7 +512,6 @@ static CATALOG: &[Entry] = &[
                 "Who owns the VPC",
                 "aws ec2 describe-vpcs --region {region} --vpc-ids {vpc} --query 'Vpcs[].{vpc:VpcId,owner:OwnerId}'",
             ),
-            DETECTOR_ID,
             CLUSTER_COVERAGE,
         ],
         links: VPCE_LINKS,
@@ -542,9 +539,8 @@ static CATALOG: &[Entry] = &[
             ),
             shell(
                 "In the owner account {owner_account}: enable Runtime Monitoring with EKS automated agent configuration",
-                "aws guardduty update-detector --region {region} --detector-id <owner account detector id> --features '[{\"Name\":\"RUNTIME_MONITORING\",\"Status\":\"ENABLED\",\"AdditionalConfiguration\":[{\"Name\":\"EKS_ADDON_MANAGEMENT\",\"Status\":\"ENABLED\"}]}]'",
+                "aws guardduty update-detector --region {region} --detector-id {detector_id} --features '[{\"Name\":\"RUNTIME_MONITORING\",\"Status\":\"ENABLED\",\"AdditionalConfiguration\":[{\"Name\":\"EKS_ADDON_MANAGEMENT\",\"Status\":\"ENABLED\"}]}]'",
             ),
-            DETECTOR_ID,
             CLUSTER_COVERAGE,
         ],
         links: VPCE_LINKS,
@@ -604,12 +600,7 @@ static CATALOG: &[Entry] = &[
             "Check whether a GuardDuty endpoint already exists in the cluster's VPC and in what state.",
             "When the agent is managed manually, create the endpoint yourself as documented; with automated configuration GuardDuty retries once the cause is fixed.",
         ],
-        commands: &[
-            CLUSTER_VPC,
-            GUARDDUTY_VPC_ENDPOINTS,
-            DETECTOR_ID,
-            CLUSTER_COVERAGE,
-        ],
+        commands: &[CLUSTER_VPC, GUARDDUTY_VPC_ENDPOINTS, CLUSTER_COVERAGE],
         links: VPCE_LINKS,
     },
     Entry {
@@ -671,7 +662,6 @@ static CATALOG: &[Entry] = &[
             TOGGLE_STEPS_TAIL,
         ],
         commands: &[
-            DETECTOR_ID,
             RUNTIME_MONITORING_STATUS,
             TOGGLE_EKS_AGENT_OFF,
             TOGGLE_EKS_AGENT_ON,
@@ -693,7 +683,7 @@ static CATALOG: &[Entry] = &[
             "Nothing to do yet. A Healthy event follows when provisioning completes.",
             "If the cluster is still Unhealthy after an hour or so, check its coverage: the issue will have changed to the real cause.",
         ],
-        commands: &[DETECTOR_ID, CLUSTER_COVERAGE],
+        commands: &[CLUSTER_COVERAGE],
         links: &[LINK_EKS_COVERAGE],
     },
     Entry {
@@ -712,9 +702,8 @@ static CATALOG: &[Entry] = &[
         commands: &[
             shell(
                 "GuardDuty's service-linked role",
-                "aws iam get-role --role-name AWSServiceRoleForAmazonGuardDuty --query 'Role.{arn:Arn,created:CreateDate}'",
+                "aws iam get-role --region {region} --role-name AWSServiceRoleForAmazonGuardDuty --query 'Role.{arn:Arn,created:CreateDate}'",
             ),
-            DETECTOR_ID,
             RUNTIME_MONITORING_STATUS,
             TOGGLE_EKS_AGENT_OFF,
             TOGGLE_EKS_AGENT_ON,
@@ -870,7 +859,7 @@ static CATALOG: &[Entry] = &[
             ),
             shell(
                 "Create the namespace with an owner label",
-                "kubectl create namespace amazon-guardduty --dry-run=client -o yaml | kubectl apply -f - && kubectl label namespace amazon-guardduty owner=<owning team> --overwrite",
+                ": \"${OWNER:?set OWNER to the team that owns the agent}\" && kubectl create namespace amazon-guardduty --dry-run=client -o yaml | kubectl apply -f - && kubectl label namespace amazon-guardduty owner=\"$OWNER\" --overwrite",
             ),
             RETRY_ADDON_UPDATE,
         ],
@@ -951,7 +940,7 @@ static CATALOG: &[Entry] = &[
             DESCRIBE_ADDON,
             shell(
                 "Retry with OVERWRITE, keeping the current version and configuration values",
-                "aws eks update-addon --cluster-name {cluster} --addon-name aws-guardduty-agent --region {region} --resolve-conflicts OVERWRITE --addon-version \"$(aws eks describe-addon --cluster-name {cluster} --addon-name aws-guardduty-agent --region {region} --query addon.addonVersion --output text)\"",
+                "aws eks update-addon --cluster-name {cluster} --addon-name aws-guardduty-agent --region {region} --resolve-conflicts OVERWRITE {keep_addon_settings}",
             ),
             Command {
                 purpose: "Who created, patched or updated the agent DaemonSet (log group /aws/eks/{cluster}/cluster)",
@@ -1014,13 +1003,7 @@ pub static UNRECOGNIZED: Entry = Entry {
         "Check the add-on's status and health issues, and the agent pods.",
         "Compare with the GuardDuty troubleshooting page; if it is a new issue, add a row to the catalog.",
     ],
-    commands: &[
-        DETECTOR_ID,
-        CLUSTER_COVERAGE,
-        DESCRIBE_ADDON,
-        KUBECONFIG,
-        AGENT_PODS,
-    ],
+    commands: &[CLUSTER_COVERAGE, DESCRIBE_ADDON, KUBECONFIG, AGENT_PODS],
     links: &[LINK_EKS_COVERAGE, LINK_ADDON_ISSUE],
 };
 

@@ -6,6 +6,7 @@
 use serde::Serialize;
 
 use crate::catalog::{self, Actionability, Entry};
+use crate::commands::{AddonSettings, overwrite_command};
 use crate::event::{CoverageEvent, Detail, Resource, Transition};
 use crate::facts::Facts;
 use crate::follow_up::FollowUpNote;
@@ -36,45 +37,20 @@ pub struct OverwriteRequest {
 }
 
 impl OverwriteRequest {
-    /// The call as an AWS CLI command, for the alert and for humans.
+    /// The call as an AWS CLI command, for the alert and for humans: the
+    /// version and configuration values it keeps, or, where the add-on was
+    /// not read, lines that fetch them first (never a placeholder).
     pub fn as_cli(&self, region: &str) -> String {
-        let version = self
-            .addon_version
-            .as_deref()
-            .unwrap_or("<current addonVersion>");
-        let mut command = format!(
-            "aws eks update-addon --cluster-name {} --addon-name {} --region {} --resolve-conflicts {} --addon-version {} --client-request-token {}",
-            self.cluster_name,
-            self.addon_name,
+        let addon = self.addon_read.then(|| AddonSettings {
+            version: self.addon_version.clone(),
+            configuration_values: self.configuration_values.clone(),
+        });
+        overwrite_command(
+            &self.cluster_name,
             region,
-            self.resolve_conflicts,
-            shell_quote(version),
-            shell_quote(&self.client_request_token),
-        );
-        match (&self.configuration_values, self.addon_read) {
-            (Some(values), _) => {
-                command.push_str(" --configuration-values ");
-                command.push_str(&shell_quote(values));
-            }
-            (None, false) => {
-                command.push_str(" --configuration-values '<current configurationValues, if any>'")
-            }
-            (None, true) => {}
-        }
-        command
-    }
-}
-
-/// Single-quote for POSIX shells.
-fn shell_quote(text: &str) -> String {
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '/' | ':'))
-    {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
+            addon.as_ref(),
+            Some(&self.client_request_token),
+        )
     }
 }
 
@@ -121,7 +97,8 @@ pub enum NoAction {
 }
 
 /// A fact the guardrails depend on that was not gathered (offline replay,
-/// dry-run): listed in the alert as not checked.
+/// dry-run) or, in a dry-run, could not be read: listed in the alert as not
+/// checked, and a dry-run's reason stays "dry-run".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Evidence {

@@ -51,9 +51,10 @@ pub struct Clearance<'f> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict<'f> {
     pub result: Result<Clearance<'f>, SkipReason>,
-    /// Facts that were not gathered, in the order the check needed them. In
-    /// `enforce` the first of them is already the skip reason, except the
-    /// soft audit log, which is listed without stopping the write.
+    /// Facts that were not gathered (or, in a dry-run's decision, could not
+    /// be read), in the order the check needed them. In `enforce` the first
+    /// of them is already the skip reason, except the soft audit log, which
+    /// is listed without stopping the write.
     pub unchecked: Vec<Evidence>,
 }
 
@@ -62,8 +63,8 @@ pub struct Verdict<'f> {
 enum Pass {
     /// Before any read: a fact not yet gathered is noted as needed.
     Plan,
-    /// After the reads: a fact not gathered is a reason not to act, except in
-    /// a dry-run, which reports it as unchecked and goes on.
+    /// After the reads: a fact not gathered or not readable is a reason not
+    /// to act, except in a dry-run, which reports it as unchecked and goes on.
     Decide,
 }
 
@@ -179,19 +180,34 @@ fn check_accounts(event: &CoverageEvent) -> Result<AccountId, SkipReason> {
     }
 }
 
+/// How a fact the check does not have is taken.
+#[derive(Debug, Clone, Copy)]
+struct Leniency {
+    /// Not gathered: noted as unchecked (planning, dry-run).
+    not_gathered: bool,
+    /// Gathered but unreadable: noted as unchecked too (a dry-run's
+    /// decision, which never writes and so states "dry-run" as its reason,
+    /// the read's failure shown with the live state).
+    unreadable: bool,
+}
+
 /// A fact the check depends on: known, or why not, or (planning, dry-run)
 /// noted as unchecked with `Ok(None)`.
 fn evidence<'f, T>(
     fact: &'f Fact<T>,
     what: Evidence,
-    lenient: bool,
+    lenient: Leniency,
     unchecked: &mut Vec<Evidence>,
     unreadable: impl FnOnce(String) -> SkipReason,
 ) -> Result<Option<&'f T>, SkipReason> {
     match fact {
         Fact::Known(value) => Ok(Some(value)),
+        Fact::Unavailable(_) if lenient.unreadable => {
+            unchecked.push(what);
+            Ok(None)
+        }
         Fact::Unavailable(why) => Err(unreadable(why.clone())),
-        Fact::NotGathered if lenient => {
+        Fact::NotGathered if lenient.not_gathered => {
             unchecked.push(what);
             Ok(None)
         }
@@ -217,8 +233,12 @@ fn guard<'f>(
         return Err(SkipReason::ModeOff);
     }
     // A fact not gathered stops the write, except while planning (it is then
-    // what to read) and in a dry-run (which reports it and goes on).
-    let lenient = pass == Pass::Plan || policy.mode == RemediationMode::DryRun;
+    // what to read) and in a dry-run (which reports it and goes on); so does
+    // one that could not be read, except in a dry-run's decision.
+    let lenient = Leniency {
+        not_gathered: pass == Pass::Plan || policy.mode == RemediationMode::DryRun,
+        unreadable: pass == Pass::Decide && policy.mode == RemediationMode::DryRun,
+    };
 
     // What the event itself says.
     if event.envelope.source != TRUSTED_SOURCE {

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod catalog;
+pub mod commands;
 pub mod decide;
 pub mod event;
 pub mod facts;

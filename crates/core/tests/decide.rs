@@ -777,8 +777,86 @@ fn a_dry_run_reports_the_same_guardrail_as_enforce_for_facts_that_were_read() {
             ..policy
         };
         let reason = skip_reason(&decide(&event, &facts, &dry).decision).clone();
-        assert_eq!(reason.label(), label, "{name} in dry-run");
+        // A fact that could not be read is listed as unchecked instead
+        // (a_dry_run_states_dry_run_even_when_a_fact_could_not_be_read).
+        let unreadable = matches!(facts.function, Fact::Unavailable(_))
+            || matches!(facts.update_history, Fact::Unavailable(_))
+            || matches!(facts.addon, Fact::Unavailable(_))
+            || matches!(facts.coverage, Fact::Unavailable(_));
+        let expected = if unreadable { "dry-run" } else { label };
+        assert_eq!(reason.label(), expected, "{name} in dry-run");
     }
+}
+
+#[test]
+fn a_dry_run_states_dry_run_even_when_a_fact_could_not_be_read() {
+    fn denied<T>() -> Fact<T> {
+        Fact::Unavailable("AccessDeniedException: not authorized".to_owned())
+    }
+    for (facts, expected) in [
+        (
+            Facts {
+                function: denied(),
+                ..good_facts()
+            },
+            Evidence::FunctionIdentity,
+        ),
+        (
+            Facts {
+                update_history: denied(),
+                ..good_facts()
+            },
+            Evidence::UpdateHistory,
+        ),
+        (
+            Facts {
+                addon: denied(),
+                ..good_facts()
+            },
+            Evidence::Addon,
+        ),
+        (
+            Facts {
+                coverage: denied(),
+                ..good_facts()
+            },
+            Evidence::Coverage,
+        ),
+    ] {
+        let plan = decide(&event(CONFLICT), &facts, &dry_run());
+        let Decision::Skip {
+            reason: SkipReason::DryRun,
+            would_call: Some(request),
+            unchecked,
+        } = &plan.decision
+        else {
+            panic!("{expected:?}: {:?}", plan.decision)
+        };
+        assert_eq!(unchecked, &[expected]);
+        // The add-on not read: the call fetches its version and values first.
+        assert_eq!(
+            request
+                .as_cli("us-east-1")
+                .starts_with("VERSION=$(aws eks describe-addon "),
+            expected == Evidence::Addon,
+            "{expected:?}"
+        );
+        // Enforce stops at the same unreadable fact, with its own reason.
+        let enforced = decide(&event(CONFLICT), &facts, &enforce());
+        assert!(
+            skip_reason(&enforced.decision)
+                .label()
+                .ends_with("-unreadable")
+                || skip_reason(&enforced.decision).label() == "function-unverified",
+            "{:?}",
+            enforced.decision
+        );
+    }
+    // Planning a dry-run still reads nothing for a function it cannot place.
+    let conflict = event(CONFLICT);
+    let subject = coverage_core::decide::subject_of(&conflict);
+    let asked = reads_needed(&conflict, &subject, &dry_run(), &denied());
+    assert!(!asked.addon && !asked.update_history, "{asked:?}");
 }
 
 #[test]

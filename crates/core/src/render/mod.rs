@@ -18,12 +18,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::catalog::{CommandKind, Entry, notices};
+use crate::catalog::notices;
 use crate::decide::{Outcome, Plan, Subject};
-use crate::event::CoverageEvent;
-use crate::text::{
-    clip, find_owner_account_id, find_vpc_id, is_account_id, is_eks_cluster_name, is_region,
-};
+use crate::text::clip;
 
 pub(crate) use chat::{Description, Notification, thread_id_for};
 pub use chat::{MAX_DESCRIPTION, MAX_KEYWORD, MAX_NEXT_STEP, MAX_TITLE};
@@ -209,97 +206,6 @@ fn within_budget<T>(render: impl Fn(Budget) -> (T, usize)) -> T {
     }
 }
 
-/// The values commands are filled in with: only well-formed ones, else a
-/// placeholder, so nothing from the event can inject into a shell.
-#[derive(Debug, Clone)]
-pub struct CommandContext {
-    cluster: String,
-    region: String,
-    account: String,
-    vpc: String,
-    owner_account: String,
-}
-
-impl CommandContext {
-    /// From loose values (the CLI's flags); invalid ones become placeholders.
-    pub fn new(
-        cluster: Option<&str>,
-        region: Option<&str>,
-        account: Option<&str>,
-        issue_text: &str,
-    ) -> Self {
-        let valid = |value: Option<&str>, check: fn(&str) -> bool, placeholder: &str| {
-            value.filter(|v| check(v)).unwrap_or(placeholder).to_owned()
-        };
-        CommandContext {
-            cluster: valid(cluster, is_eks_cluster_name, "<cluster-name>"),
-            region: valid(region, is_region, "<region>"),
-            account: valid(account, is_account_id, "<account-id>"),
-            vpc: find_vpc_id(issue_text).unwrap_or("<vpc-id>").to_owned(),
-            owner_account: find_owner_account_id(issue_text)
-                .unwrap_or("<owner-account-id>")
-                .to_owned(),
-        }
-    }
-
-    pub(crate) fn for_event(event: &CoverageEvent, issue_text: &str) -> Self {
-        Self::new(
-            event.cluster_name(),
-            event.envelope.region.as_deref(),
-            event.resource_account(),
-            issue_text,
-        )
-    }
-
-    /// Fill `{cluster}`, `{region}`, `{account}`, `{vpc}` and `{owner_account}`
-    /// in one pass; other braces (JSON in commands) are left alone.
-    pub fn fill(&self, template: &str) -> String {
-        let mut out = String::with_capacity(template.len() + 64);
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            out.push_str(&rest[..open]);
-            let tail = &rest[open..];
-            let placeholder = [
-                ("{cluster}", &self.cluster),
-                ("{region}", &self.region),
-                ("{account}", &self.account),
-                ("{vpc}", &self.vpc),
-                ("{owner_account}", &self.owner_account),
-            ]
-            .into_iter()
-            .find(|(name, _)| tail.starts_with(name));
-            match placeholder {
-                Some((name, value)) => {
-                    out.push_str(value);
-                    rest = &tail[name.len()..];
-                }
-                None => {
-                    out.push('{');
-                    rest = &tail[1..];
-                }
-            }
-        }
-        out.push_str(rest);
-        out
-    }
-}
-
-/// A catalog command with its placeholders filled in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FilledCommand {
-    pub purpose: String,
-    pub kind: CommandKind,
-    pub command: String,
-}
-
-pub fn fill_commands(entry: &Entry, context: &CommandContext) -> Vec<FilledCommand> {
-    entry
-        .commands
-        .iter()
-        .map(|c| FilledCommand {
-            purpose: context.fill(c.purpose),
-            kind: c.kind,
-            command: context.fill(c.template),
-        })
-        .collect()
-}
+// The commands (context, filling, quoting) live in `crate::commands`;
+// re-exported here, where the renderings and the CLI have always found them.
+pub use crate::commands::{CommandContext, FilledCommand, fill_commands};

@@ -61,8 +61,9 @@ pub(crate) fn plain_text(plan: &Plan, view: &View) -> String {
     }
     let _ = writeln!(out, "\nWhat this function did: {}", one_line(&view.did));
     if let Some(command) = &view.did_command {
+        // AWS's values in it are shell-quoted with their line breaks escaped.
         out.push_str("  ");
-        push_indented(&mut out, command);
+        push_command(&mut out, command);
         out.push('\n');
     }
     if !view.facts.is_empty() {
@@ -132,6 +133,9 @@ pub(crate) fn push_quoted(out: &mut String, text: &str) {
 /// Append one of our commands: indented like the rest, except that a
 /// command with a heredoc keeps its lines as they are, so that its body and
 /// its closing delimiter still work when pasted.
+///
+/// AWS's values in a command are shell-quoted with every line break escaped
+/// (`commands::shell_quote`), so a command's own lines are the catalog's.
 fn push_command(out: &mut String, command: &str) {
     if command.contains("<<") {
         out.push_str(command);

@@ -15,6 +15,7 @@ use crate::ids::UpdateId;
 use crate::text::{clip, is_region, printable_ascii};
 
 use super::{Budget, CommandContext, FilledCommand, fill_commands};
+use crate::commands::{describe_update_command, list_updates_command};
 
 /// Everything both renderings share, already clipped.
 pub(crate) struct View {
@@ -93,7 +94,8 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
     };
     match &plan.subject {
         Subject::CoverageLost { entry, issue } => {
-            let context = CommandContext::for_event(event, &issue.raw);
+            let context =
+                CommandContext::for_event(event, &issue.raw).with_addon(plan.facts.addon.known());
             view.severity = entry.severity;
             view.emoji = match entry.severity {
                 Severity::High => ":rotating_light:",
@@ -108,6 +110,10 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
             view.why = Cow::Borrowed(entry.why);
             view.steps = entry.steps.to_vec();
             view.commands = fill_commands(entry, &context);
+            // One OVERWRITE command per alert: the exact call, where it is shown.
+            if view.did_command.is_some() {
+                view.commands.retain(|c| !c.is_overwrite());
+            }
             view.links = entry.links.iter().map(|l| (l.title, l.url)).collect();
         }
         Subject::CoverageRestored => {
@@ -220,7 +226,7 @@ fn describe_outcome(
             let mut sentence = format!("OVERWRITE retry not made: {}.", clip(&reason.explain(), budget.fact));
             if !unchecked.is_empty() {
                 let unchecked: Vec<&str> = unchecked.iter().map(|e| e.describe()).collect();
-                sentence.push_str(&format!(" Not checked, facts not gathered: {}.", unchecked.join("; ")));
+                sentence.push_str(&format!(" Facts this function did not have (not read, or the read failed; see the live state), so the guardrails that need them were not checked: {}.", unchecked.join("; ")));
             }
             if would_call.is_some() {
                 sentence.push_str(" The call it would make:");
@@ -239,8 +245,8 @@ fn describe_outcome(
             // Only a parsed update id goes into a command.
             match UpdateId::parse(update_id) {
                 Ok(id) if !follow_up.is_scheduled() => sentence.push_str(&format!(
-                    "; check it with: aws eks describe-update --name {} --addon-name {ADDON_NAME} --update-id {id} --region {region}",
-                    request.cluster_name
+                    "; check it with: {}",
+                    describe_update_command(&request.cluster_name, id.as_str(), region)
                 )),
                 _ => sentence.push('.'),
             }
@@ -259,9 +265,9 @@ fn describe_outcome(
         ),
         Outcome::UpdateOutcomeUnknown { request, why } => (
             format!(
-                "Called UpdateAddon with conflict resolution OVERWRITE, but the outcome is unknown: {}. EKS may or may not have started the update; check with `aws eks list-updates --name {} --addon-name {ADDON_NAME} --region {region}`. A retry is safe: the same idempotency token ({}) lets EKS start at most one update. The call:",
+                "Called UpdateAddon with conflict resolution OVERWRITE, but the outcome is unknown: {}. EKS may or may not have started the update; check with `{}`. A retry is safe: the same idempotency token ({}) lets EKS start at most one update. The call:",
                 clip(why, 512),
-                request.cluster_name,
+                list_updates_command(&request.cluster_name, region),
                 request.client_request_token
             ),
             Some(clip(&request.as_cli(region), budget.issue)),
