@@ -53,9 +53,18 @@ enum Command {
         issue: String,
     },
     /// Run an EventBridge event file through the Lambda's pipeline without
-    /// any AWS call and print the plan and the exact alert that would be
-    /// published, or, when every guardrail holds in enforce, the exact
-    /// UpdateAddon call the Lambda would make.
+    /// any AWS call and print the alert that would be published, or, when
+    /// every guardrail holds in enforce, the exact UpdateAddon call the
+    /// Lambda would make.
+    ///
+    /// Text output: the summary, then the plain-text alert (what a person
+    /// reads), then the SNS subject, the message attributes and the chat
+    /// notification JSON after it. A coverage event whose detail cannot be
+    /// read is replayed too: it shows the raw-event alert the Lambda
+    /// publishes. `--format json`: one object with snake_case keys
+    /// (`summary`, `plan`, `outcome`, `alert` with `subject`, `attributes`,
+    /// `text` and `chat`, the chat notification as an object in its own
+    /// camelCase schema).
     Replay(ReplayArgs),
     /// Print every catalog entry.
     Catalog {
@@ -406,14 +415,6 @@ fn replay(args: &ReplayArgs) -> Result<String> {
     };
     let mut pipeline = Pipeline::from_bytes(&bytes, &settings, invocation)
         .with_context(|| path.display().to_string())?;
-    let event = pipeline.event();
-    if let Detail::Malformed { error, .. } = &event.detail {
-        anyhow::bail!(
-            "{}: event {} is a coverage event whose detail cannot be read: {error} (the Lambda publishes it as a raw-event alert)",
-            path.display(),
-            event.envelope.id
-        );
-    }
     // Handed over once: the pipeline asks for its reads once.
     let mut facts = Some(facts);
     let replayed = loop {
@@ -538,25 +539,39 @@ fn published(
                 "outcome": outcome,
                 "alert": {
                     "subject": alert.subject,
-                    "message": alert.chat_message,
-                    "message_attributes": alert.attributes,
+                    "attributes": alert.attributes,
                     "text": alert.text_message,
+                    // The published body, as the object it is (its keys are
+                    // the notification schema's, camelCase).
+                    "chat": serde_json::from_str::<serde_json::Value>(&alert.chat_message)
+                        .context("the chat notification is not JSON; this is a bug")?,
                 },
             });
             format!("{}\n", serde_json::to_string_pretty(&value)?)
         }
         Format::Text => {
+            // What a person reads first; what SNS carries after it.
             let mut out = summary_lines(plan, summary, origin);
+            if let Detail::Malformed { error, .. } = &plan.event.detail {
+                out.push_str(&format!(
+                    "note:     the detail cannot be read ({error}): the Lambda publishes this raw-event alert\n"
+                ));
+            }
+            out.push_str(
+                "\n--- Alert (plain text: email subscribers, ALERT_MESSAGE_FORMAT=text)\n",
+            );
+            out.push_str(&alert.text_message);
             out.push_str("\n--- SNS subject\n");
             out.push_str(&alert.subject);
             out.push_str("\n\n--- SNS message attributes\n");
             for (name, value) in &alert.attributes {
                 out.push_str(&format!("{name} = {value}\n"));
             }
-            out.push_str("\n--- SNS message (Amazon Q Developer custom notification)\n");
+            out.push_str(
+                "\n--- SNS message (Amazon Q Developer custom notification, the default body)\n",
+            );
             out.push_str(&alert.chat_message);
-            out.push_str("\n\n--- Plain text rendering (email, stdout)\n");
-            out.push_str(&alert.text_message);
+            out.push('\n');
             out
         }
     })

@@ -195,7 +195,9 @@ fn replay_prints_a_plan_for_coverage_events_and_one_line_for_the_rest() {
                 .unwrap();
             let stderr = String::from_utf8_lossy(&output.stderr);
             assert!(!stderr.contains("panicked"), "{name}: {stderr}");
-            if name.starts_with("malformed.") {
+            // Not JSON, or not a coverage event: the Lambda answers with an
+            // error and publishes nothing; the replay says why in one line.
+            if name == "malformed.not-json.json" || name == "malformed.wrong-detail-type.json" {
                 assert!(!output.status.success(), "{name} should fail");
                 assert_eq!(stderr.trim_end().lines().count(), 1, "{name}: {stderr}");
                 assert!(stderr.starts_with("coverage: "), "{name}: {stderr}");
@@ -213,21 +215,86 @@ fn replay_prints_a_plan_for_coverage_events_and_one_line_for_the_rest() {
                     if name.starts_with("unhealthy.") {
                         assert_eq!(issue_id, expected, "{name}");
                     }
-                    let message: Value =
-                        serde_json::from_str(json["alert"]["message"].as_str().unwrap()).unwrap();
-                    assert_eq!(message["version"], "1.0");
+                    // The chat body is an object, not a string inside a string.
+                    assert_eq!(json["alert"]["chat"]["version"], "1.0", "{name}");
+                    assert!(json["alert"]["text"].is_string(), "{name}");
                     assert!(!json["alert"]["subject"].as_str().unwrap().is_empty());
+                    assert_snake_case(&json, &name);
                 } else {
                     let text = String::from_utf8(output.stdout.clone()).unwrap();
+                    // The plain-text alert first, what SNS carries after it.
+                    let at = |marker: &str| {
+                        text.find(marker)
+                            .unwrap_or_else(|| panic!("{name}: no {marker:?} in {text}"))
+                    };
                     assert!(
-                        text.contains("--- SNS subject")
-                            && text.contains("--- SNS message attributes")
+                        at("--- Alert (plain text") < at("--- SNS subject"),
+                        "{name}"
                     );
+                    assert!(
+                        at("--- SNS subject") < at("--- SNS message attributes"),
+                        "{name}"
+                    );
+                    assert!(at("--- SNS message attributes") < at("--- SNS message (Amazon Q"));
                 }
             }
         }
     }
     assert!(coverage_events >= 27, "{coverage_events}");
+}
+
+/// Every key of our JSON is snake_case; only the chat notification keeps
+/// its own schema's camelCase.
+fn assert_snake_case(value: &Value, name: &str) {
+    match value {
+        Value::Object(map) => {
+            for (key, value) in map {
+                assert!(
+                    key.chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+                    "{name}: key {key:?} is not snake_case"
+                );
+                if key != "chat" {
+                    assert_snake_case(value, name);
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| assert_snake_case(v, name)),
+        _ => {}
+    }
+}
+
+#[test]
+fn a_malformed_coverage_event_replays_to_the_raw_event_alert_the_lambda_publishes() {
+    let path = repo().join("events/malformed.no-detail.json");
+    let output = coverage().args(["replay"]).arg(&path).output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("issue:    unreadable-event"), "{text}");
+    assert!(
+        text.contains("note:     the detail cannot be read (missing field `detail`)"),
+        "{text}"
+    );
+    assert!(text.contains("Raw event:\n  | {\"account\""), "{text}");
+    let output = coverage()
+        .args(["replay", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["summary"]["issue_id"], "unreadable-event");
+    assert!(
+        json["alert"]["chat"]["content"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("*Raw event:*"),
+        "{json}"
+    );
+    assert!(json["plan"]["event"]["detail"]["malformed"]["error"].is_string());
 }
 
 #[test]

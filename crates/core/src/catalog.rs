@@ -12,6 +12,9 @@ use serde::Serialize;
 use crate::issue::{AddonIssueCode, Issue, IssueType};
 use crate::text::fold;
 
+/// The texts of the alerts that have no row (recovery, out of scope, unreadable).
+pub mod notices;
+
 /// How urgent the alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]

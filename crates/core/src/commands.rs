@@ -367,7 +367,10 @@ pub fn shell_quote(text: &str) -> String {
     {
         return text.to_owned();
     }
-    if !text.chars().any(char::is_control) {
+    // U+2028/U+2029 are not control characters but end a line for many
+    // readers: escaped too, so no quoted value starts a line of an alert.
+    let breaks_line = |c: char| c.is_control() || matches!(c, '\u{2028}' | '\u{2029}');
+    if !text.chars().any(breaks_line) {
         return format!("'{}'", text.replace('\'', r"'\''"));
     }
     let mut out = String::from("$'");
@@ -378,6 +381,8 @@ pub fn shell_quote(text: &str) -> String {
             '\n' => out.push_str(r"\n"),
             '\t' => out.push_str(r"\t"),
             '\r' => out.push_str(r"\r"),
+            '\u{2028}' => out.push_str(r"\u2028"),
+            '\u{2029}' => out.push_str(r"\u2029"),
             c if c.is_control() => {
                 let mut buffer = [0u8; 4];
                 for byte in c.encode_utf8(&mut buffer).bytes() {

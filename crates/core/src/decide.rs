@@ -83,9 +83,11 @@ fn serialize_entry_id<S: serde::Serializer>(
     s.serialize_str(entry.id)
 }
 
-/// Why no action applies to this event at all.
+/// Why no action applies to this event at all. Serialized adjacently
+/// tagged (`{"kind": "not-automatable", "actionability": "manual"}`) so that
+/// every JSON key stays snake_case.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[serde(rename_all = "kebab-case", tag = "kind", content = "actionability")]
 pub enum NoAction {
     Recovered,
     OutOfScope,

@@ -90,6 +90,7 @@ pub struct CoverageEvent {
 
 /// The coverage detail, or why it could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Detail {
     Decoded(Box<CoverageDetail>),
     Malformed {
@@ -121,6 +122,7 @@ pub struct CoverageDetail {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Resource {
     Eks(EksCluster),
     Ecs(EcsCluster),

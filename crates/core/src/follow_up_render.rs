@@ -2,13 +2,12 @@
 //! the same chat thread as the alert that started it (the thread id of its
 //! account, region and cluster), as the Amazon Q Developer custom
 //! notification or as plain text, with the SNS subject and attributes the
-//! alerts carry. EKS's error codes and messages are untrusted: clipped and
-//! rendered only inside inert code spans or blocks.
+//! alerts carry. The chat envelope and its limits are the alert's
+//! (`render::chat`). EKS's error codes and messages are untrusted: clipped
+//! and rendered only inside inert code spans or blocks.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-
-use serde::Serialize;
 
 use crate::catalog::Severity;
 use crate::decide::{ADDON_NAME, format_time};
@@ -18,10 +17,12 @@ use crate::follow_up::{
     ClaimNote, FollowUpFacts, FollowUpPayload, Report, StillRunning, UpdateDetail,
     UpdateErrorDetail, UpdateLookup,
 };
-use crate::render::{MAX_SUBJECT_CHARS, Message, MessageFormat, push_indented, thread_id_for};
+use crate::render::{
+    Description, MAX_SUBJECT_CHARS, Message, MessageFormat, Notification, thread_id_for,
+};
 use crate::text::{
-    ascii_ellipsis, clip, printable_ascii, push_code_block, push_code_span, push_command_block,
-    push_inert_prose,
+    ascii_ellipsis, clip, clip_utf16, one_line, printable_ascii, push_code_block, push_code_span,
+    push_command_block, push_inert_prose,
 };
 
 /// At most this many of EKS's errors, resource ids per error, and bytes of
@@ -366,57 +367,39 @@ fn attributes(view: &FollowUpView<'_>, parts: &Parts) -> BTreeMap<&'static str, 
     attributes
 }
 
-#[derive(Serialize)]
-struct ChatNotification<'a> {
-    version: &'static str,
-    source: &'static str,
-    id: String,
-    content: ChatContent<'a>,
-    metadata: ChatMetadata,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ChatContent<'a> {
-    text_type: &'static str,
-    title: String,
-    description: String,
-    next_steps: &'a [&'static str],
-    keywords: Vec<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ChatMetadata {
-    thread_id: String,
-    summary: String,
-    event_type: &'static str,
-    related_resources: Vec<String>,
-    additional_context: BTreeMap<&'static str, String>,
-}
-
 fn chat(view: &FollowUpView<'_>, parts: &Parts) -> String {
     let payload = view.payload;
     let mut title = format!("{} {} on ", parts.emoji, parts.headline);
     push_code_span(&mut title, payload.cluster.as_str());
 
-    let mut out = String::with_capacity(4 * 1024);
-    out.push_str("cluster ");
-    push_code_span(&mut out, payload.cluster.as_str());
-    out.push_str(" · account ");
-    push_code_span(&mut out, payload.account.as_str());
-    out.push_str(" · ");
-    push_code_span(&mut out, payload.region.as_str());
-    out.push_str("\n\n*What happened:* ");
-    push_inert_prose(&mut out, &parts.said);
-    out.push_str("\n\n*Update:* ");
-    push_code_span(&mut out, &update_line(view));
+    // The same order and limits as the alert: where, what happened, EKS's
+    // errors, the live state, the commands; what does not fit is cut and
+    // the note says the plain text has it all.
+    let mut description = Description::new();
+    let mut place = String::from("cluster ");
+    push_code_span(&mut place, payload.cluster.as_str());
+    place.push_str(" · account ");
+    push_code_span(&mut place, payload.account.as_str());
+    place.push_str(" · ");
+    push_code_span(&mut place, payload.region.as_str());
+    description.section(&place);
+    description.shortened(|max| {
+        let mut out = String::from("*What happened:* ");
+        push_inert_prose(&mut out, &clip_utf16(&parts.said, max));
+        out
+    });
+    let mut update = String::from("*Update:* ");
+    push_code_span(&mut update, &update_line(view));
+    description.section(&update);
     let errors = errors(view);
     if !errors.is_empty() {
-        out.push_str("\n\n*EKS's errors:*");
-        for error in errors.iter().take(MAX_ERRORS) {
-            out.push_str("\n• ");
-            push_code_span(&mut out, &clip(&error.code, MAX_NAME_BYTES));
+        description.section("*EKS's errors:*");
+    }
+    for error in errors.iter().take(MAX_ERRORS) {
+        let code = clip(&error.code, MAX_NAME_BYTES);
+        description.shortened(|max| {
+            let mut out = String::from("• ");
+            push_code_span(&mut out, &clip_utf16(&code, 100));
             out.push_str(": ");
             push_inert_prose(
                 &mut out,
@@ -424,33 +407,40 @@ fn chat(view: &FollowUpView<'_>, parts: &Parts) -> String {
                     .unwrap_or("a code this function does not know: EKS's message is all there is"),
             );
             out.push('\n');
-            push_code_block(&mut out, &clip(&error.message, MAX_MESSAGE_BYTES));
+            push_code_block(
+                &mut out,
+                &clip_utf16(&clip(&error.message, MAX_MESSAGE_BYTES), max.min(600)),
+            );
             if !error.resource_ids.is_empty() {
                 out.push_str("\nResources: ");
                 for (index, id) in error.resource_ids.iter().take(MAX_RESOURCE_IDS).enumerate() {
                     if index > 0 {
                         out.push_str(", ");
                     }
-                    push_code_span(&mut out, &clip(id, MAX_NAME_BYTES));
+                    push_code_span(&mut out, &clip_utf16(id, 100));
                 }
             }
-        }
+            out
+        });
     }
     let addon = addon_lines(view.facts);
     if !addon.is_empty() {
-        out.push_str("\n\n*Live state:*");
+        let mut out = String::from("*Live state:*");
         for line in &addon {
             out.push_str("\n• ");
-            push_code_span(&mut out, line);
+            push_code_span(&mut out, &clip_utf16(line, 240));
         }
+        description.section(&out);
     }
     if let Some(sentence) = claim_sentence(view.claim) {
-        out.push_str("\n\n*Note:* ");
+        let mut out = String::from("*Note:* ");
         push_inert_prose(&mut out, &sentence);
+        description.section(&out);
     }
     for (purpose, command) in &parts.commands {
-        let _ = write!(out, "\n\n*{purpose}:*\n");
+        let mut out = format!("*{purpose}:*\n");
         push_command_block(&mut out, command);
+        description.section(&out);
     }
 
     let mut context = BTreeMap::new();
@@ -464,45 +454,35 @@ fn chat(view: &FollowUpView<'_>, parts: &Parts) -> String {
     if let Some(detail) = update_detail(view) {
         context.insert("updateStatus", clip(detail.status.as_str(), 64));
     }
-    let notification = ChatNotification {
-        version: "1.0",
-        source: "custom",
+    Notification {
         id: format!("{}-{}", payload.update_id, view.report.kind().as_str()),
-        content: ChatContent {
-            text_type: "client-markdown",
-            title,
-            description: out,
-            next_steps: &parts.steps,
-            keywords: vec![
-                "GuardDuty".to_owned(),
-                parts.severity.as_str().to_owned(),
-                "overwrite-follow-up".to_owned(),
-                payload.cluster.to_string(),
-            ],
-        },
-        metadata: ChatMetadata {
-            thread_id: thread_id_for(
-                Some(payload.account.as_str()),
-                Some(payload.region.as_str()),
-                Some(payload.cluster.as_str()),
-            ),
-            summary: ascii_ellipsis(
-                &printable_ascii(&format!(
-                    "{} ({}): {}. Update {}",
-                    payload.cluster, payload.region, parts.headline, payload.update_id
-                )),
-                300,
-            ),
-            event_type: "GuardDuty OVERWRITE follow-up",
-            related_resources: vec![format!(
-                "arn:aws:eks:{}:{}:cluster/{}",
-                payload.region, payload.account, payload.cluster
-            )],
-            additional_context: context,
-        },
-    };
-    // Serializing plain structs of strings cannot fail; the fallback is never taken.
-    serde_json::to_string_pretty(&notification).unwrap_or_default()
+        title,
+        description: description
+            .finish("Cut to fit the chat: the plain-text message (email) has all of it."),
+        next_steps: parts.steps.iter().map(|s| (*s).to_owned()).collect(),
+        keywords: vec![
+            "GuardDuty".to_owned(),
+            parts.severity.as_str().to_owned(),
+            "overwrite-follow-up".to_owned(),
+            payload.cluster.to_string(),
+        ],
+        thread_id: thread_id_for(
+            Some(payload.account.as_str()),
+            Some(payload.region.as_str()),
+            Some(payload.cluster.as_str()),
+        ),
+        summary: format!(
+            "{} ({}): {}. Update {}",
+            payload.cluster, payload.region, parts.headline, payload.update_id
+        ),
+        event_type: "GuardDuty OVERWRITE follow-up",
+        related_resources: vec![format!(
+            "arn:aws:eks:{}:{}:cluster/{}",
+            payload.region, payload.account, payload.cluster
+        )],
+        additional_context: context,
+    }
+    .into_json()
 }
 
 fn text(view: &FollowUpView<'_>, parts: &Parts) -> String {
@@ -519,8 +499,8 @@ fn text(view: &FollowUpView<'_>, parts: &Parts) -> String {
         "Where: cluster {}, account {}, {}",
         payload.cluster, payload.account, payload.region
     );
-    let _ = writeln!(out, "\nWhat happened: {}", parts.said);
-    let _ = writeln!(out, "Update: {}", update_line(view));
+    let _ = writeln!(out, "\nWhat happened: {}", one_line(&parts.said));
+    let _ = writeln!(out, "Update: {}", one_line(&update_line(view)));
     let errors = errors(view);
     if !errors.is_empty() {
         out.push_str("\nEKS's errors:\n");
@@ -528,22 +508,22 @@ fn text(view: &FollowUpView<'_>, parts: &Parts) -> String {
             let code = clip(&error.code, MAX_NAME_BYTES);
             let _ = writeln!(
                 out,
-                "  - {code}: {}",
+                "  - {}: {}",
+                one_line(&code),
                 error_meaning(&error.code)
                     .unwrap_or("a code this function does not know: EKS's message is all there is")
             );
-            out.push_str("    ");
-            push_indented(
-                &mut out,
-                &clip(&error.message, MAX_MESSAGE_BYTES).replace('\n', "\n  "),
+            let _ = writeln!(
+                out,
+                "    {}",
+                one_line(&clip(&error.message, MAX_MESSAGE_BYTES))
             );
-            out.push('\n');
             if !error.resource_ids.is_empty() {
                 let ids: Vec<String> = error
                     .resource_ids
                     .iter()
                     .take(MAX_RESOURCE_IDS)
-                    .map(|id| clip(id, MAX_NAME_BYTES))
+                    .map(|id| one_line(&clip(id, MAX_NAME_BYTES)).into_owned())
                     .collect();
                 let _ = writeln!(out, "    resources: {}", ids.join(", "));
             }
@@ -553,11 +533,11 @@ fn text(view: &FollowUpView<'_>, parts: &Parts) -> String {
     if !addon.is_empty() {
         out.push_str("\nLive state:\n");
         for line in &addon {
-            let _ = writeln!(out, "  - {line}");
+            let _ = writeln!(out, "  - {}", one_line(line));
         }
     }
     if let Some(sentence) = claim_sentence(view.claim) {
-        let _ = writeln!(out, "\nNote: {sentence}");
+        let _ = writeln!(out, "\nNote: {}", one_line(&sentence));
     }
     out.push_str("\nNext steps:\n");
     for (index, step) in parts.steps.iter().enumerate() {

@@ -120,19 +120,22 @@ fn is_control_byte(b: u8) -> bool {
 
 /// Characters that would let untrusted text escape a code span or block, or
 /// be read as a link, mention or entity by a chat client (Slack's `<!here>`,
-/// `<url|text>`), replaced by look-alikes. Chat clients differ in markdown
+/// `<url|text>`, `@here`), replaced by look-alikes; the Unicode line and
+/// paragraph separators (U+2028, U+2029) become spaces. Chat clients differ in markdown
 /// (Slack ignores backslash escapes and longer fences), so untrusted text is
 /// only ever rendered inside code, made inert this way.
 fn push_inert_code(out: &mut String, text: &str, one_line: bool) {
     push_replacing(
         out,
         text,
-        |b| matches!(b, b'`' | b'<' | b'>' | b'&') || is_control_byte(b),
+        |b| matches!(b, b'`' | b'<' | b'>' | b'&' | b'@') || is_control_byte(b) || b == 0xe2,
         |c| match c {
             '`' => Some('\u{02CB}'),
             '<' => Some('\u{2039}'),
             '>' => Some('\u{203A}'),
             '&' => Some('\u{FF06}'),
+            '@' => Some('\u{FF20}'),
+            '\u{2028}' | '\u{2029}' => Some(' '),
             '\n' | '\t' if one_line => Some(' '),
             c if is_hidden_control(c) => Some('\u{FFFD}'),
             _ => None,
@@ -213,9 +216,15 @@ pub fn push_inert_prose(out: &mut String, text: &str) {
         out,
         text,
         |b| {
-            matches!(b, b'`' | b'<' | b'>' | b'&' | b'*' | b'~' | b'[' | b']') || is_control_byte(b)
+            matches!(
+                b,
+                b'`' | b'<' | b'>' | b'&' | b'*' | b'~' | b'[' | b']' | b'@'
+            ) || is_control_byte(b)
+                || b == 0xe2
         },
         |c| match c {
+            '@' => Some('\u{FF20}'),
+            '\u{2028}' | '\u{2029}' => Some(' '),
             '`' => Some('\u{02CB}'),
             '<' => Some('\u{2039}'),
             '>' => Some('\u{203A}'),
@@ -342,6 +351,79 @@ pub fn find_owner_account_id(text: &str) -> Option<&str> {
     is_account_id(candidate).then_some(candidate)
 }
 
+/// Length as chat clients count it: UTF-16 code units (what JavaScript's
+/// `length` and Slack's limits count). Never less than `chars().count()`,
+/// so a limit met in UTF-16 units is met in characters too.
+pub fn utf16_len(text: &str) -> usize {
+    text.chars().map(char::len_utf16).sum()
+}
+
+/// Cut to at most `max_units` UTF-16 code units on a char boundary, ending
+/// with `…` when anything is cut.
+pub fn clip_utf16(text: &str, max_units: usize) -> String {
+    if utf16_len(text) <= max_units {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len().min(max_units * 3));
+    let mut used = 0;
+    let keep = max_units.saturating_sub(1);
+    for c in text.chars() {
+        if used + c.len_utf16() > keep {
+            break;
+        }
+        used += c.len_utf16();
+        out.push(c);
+    }
+    if max_units > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// Whether a character ends a line for some reader: line feed, carriage
+/// return, vertical tab, form feed, NEL (U+0085), and the Unicode line and
+/// paragraph separators (U+2028, U+2029).
+pub fn is_line_break(c: char) -> bool {
+    matches!(
+        c,
+        '\n' | '\r' | '\u{0B}' | '\u{0C}' | '\u{85}' | '\u{2028}' | '\u{2029}'
+    )
+}
+
+/// Untrusted text on one line: every line break becomes a space, so that
+/// in a plain-text rendering no untrusted value can start a line of its own.
+pub fn one_line(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_line_break) {
+        return Cow::Borrowed(text);
+    }
+    Cow::Owned(
+        text.chars()
+            .map(|c| if is_line_break(c) { ' ' } else { c })
+            .collect(),
+    )
+}
+
+/// Printable ASCII made inert for any chat field that is not markdown we
+/// control (keywords, the summary, metadata values): the characters that
+/// start a mention, link, entity or formatting (`<>&@*~[]|` and backticks)
+/// are replaced, then the text is cut to `max_chars` with `...`.
+pub fn inert_ascii(text: &str, max_chars: usize) -> String {
+    let cleaned: String = printable_ascii(text)
+        .chars()
+        .map(|c| match c {
+            '<' | '[' => '(',
+            '>' | ']' => ')',
+            '&' => '+',
+            '@' => '?',
+            '`' => '\'',
+            '*' | '~' => '-',
+            '|' => '/',
+            c => c,
+        })
+        .collect();
+    ascii_ellipsis(&cleaned, max_chars)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -397,6 +479,43 @@ mod tests {
             !prose.contains(['*', '[', ']', '<', '>', '`', '\n']),
             "{prose}"
         );
+    }
+
+    #[test]
+    fn line_breaks_and_mentions_are_neutralized() {
+        for hostile in [
+            "a\nb",
+            "a\rb",
+            "a\u{2028}b",
+            "a\u{2029}b",
+            "a\u{85}b",
+            "a\u{0B}b",
+        ] {
+            assert_eq!(one_line(hostile), "a b", "{hostile:?}");
+        }
+        assert!(matches!(one_line("plain"), Cow::Borrowed("plain")));
+        let span = code_span("@here <!channel> a\u{2028}b");
+        assert!(!span.contains('@') && !span.contains('\u{2028}'), "{span}");
+        let prose = inert_prose("@here\u{2029}x");
+        assert!(
+            !prose.contains('@') && !prose.contains('\u{2029}'),
+            "{prose}"
+        );
+        assert_eq!(
+            inert_ascii("<!channel> @here [x](y) `z` a|b", 100),
+            "(!channel) ?here (x)(y) 'z' a/b"
+        );
+        assert_eq!(inert_ascii("abcdefgh", 6), "abc...");
+    }
+
+    #[test]
+    fn utf16_clipping_counts_code_units() {
+        assert_eq!(utf16_len("a😀é"), 4);
+        assert_eq!(clip_utf16("short", 10), "short");
+        let cut = clip_utf16(&"😀".repeat(10), 7);
+        assert!(utf16_len(&cut) <= 7, "{cut}");
+        assert!(cut.ends_with('…'));
+        assert_eq!(clip_utf16("abcdef", 4), "abc…");
     }
 
     #[test]

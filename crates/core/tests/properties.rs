@@ -42,6 +42,33 @@ fn assert_publishable(alert: &Alert) {
     assert_eq!(chat["version"], "1.0");
     assert_eq!(chat["source"], "custom");
     assert_eq!(chat["content"]["textType"], "client-markdown");
+    assert_chat_limits(&chat);
+}
+
+/// UTF-16 code units, as the chat clients count.
+fn units(value: &Value) -> usize {
+    value.as_str().expect("a string").encode_utf16().count()
+}
+
+/// The custom notification's field limits (crates/core/src/render/chat.rs).
+fn assert_chat_limits(chat: &Value) {
+    let content = &chat["content"];
+    assert!(
+        units(&content["title"]) <= 250,
+        "title: {}",
+        content["title"]
+    );
+    assert!(
+        units(&content["description"]) <= 3000,
+        "description of {} units",
+        units(&content["description"])
+    );
+    for step in content["nextSteps"].as_array().expect("nextSteps") {
+        assert!(units(step) <= 350, "next step: {step}");
+    }
+    for keyword in content["keywords"].as_array().expect("keywords") {
+        assert!(units(keyword) <= 75, "keyword: {keyword}");
+    }
 }
 
 fn arbitrary_json() -> impl Strategy<Value = Value> {
@@ -217,7 +244,7 @@ fn a_one_mebibyte_issue_string_is_truncated_visibly() {
     let plan = decide(&event, &Facts::offline(), &Policy::offline());
     let alert = render(&plan, &plan.outcome_without_call().unwrap());
     assert!(
-        alert.chat_message.contains("[truncated"),
+        alert.chat_message.contains("…[truncated: "),
         "no visible truncation marker"
     );
     assert!(alert.text_message.contains("[truncated"));

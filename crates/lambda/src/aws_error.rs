@@ -27,14 +27,14 @@ where
             service_error_text(service.err(), service.raw().status().as_u16())
         }
         SdkError::TimeoutError(_) => "the request timed out".to_owned(),
-        SdkError::DispatchFailure(_) => with_causes("could not reach the endpoint", error.source()),
+        SdkError::DispatchFailure(_) => unless_no_credentials(error.source())
+            .unwrap_or_else(|| with_causes("could not reach the endpoint", error.source())),
         SdkError::ResponseError(response) => format!(
             "the answer could not be read (HTTP {})",
             response.raw().status().as_u16()
         ),
-        SdkError::ConstructionFailure(_) => {
-            with_causes("the request could not be built", error.source())
-        }
+        SdkError::ConstructionFailure(_) => unless_no_credentials(error.source())
+            .unwrap_or_else(|| with_causes("the request could not be built", error.source())),
         // SdkError is non-exhaustive; its own Display is a short phrase.
         other => with_causes(&other.to_string(), other.source()),
     };
@@ -64,6 +64,29 @@ where
             format!("HTTP {status} from the service, with an error body that could not be read")
         }
     }
+}
+
+/// A request that failed before it left because the SDK's credential chain
+/// found no credentials (a laptop without a profile, `cargo lambda watch`),
+/// said in those words. Every read fails the same way and the alert says it
+/// once (`render::view`), so the line names no per-call detail: the chain's
+/// last cause differs from one call to the next ("... error already taken").
+fn unless_no_credentials(first: Option<&(dyn Error + 'static)>) -> Option<String> {
+    let mut next = first;
+    while let Some(current) = next {
+        if current
+            .to_string()
+            .to_ascii_lowercase()
+            .contains("credentials")
+        {
+            return Some(
+                "AWS could not be reached: no AWS credentials (the SDK's credential chain found none)"
+                    .to_owned(),
+            );
+        }
+        next = current.source();
+    }
+    None
 }
 
 /// `summary: cause: cause...`, each cause's Display once. The transport's
@@ -178,6 +201,44 @@ mod tests {
         assert_eq!(
             error_text(&response),
             "the answer could not be read (HTTP 200)"
+        );
+    }
+
+    #[test]
+    fn missing_credentials_are_named_as_such() {
+        #[derive(Debug)]
+        struct Layer(&'static str, Option<Box<Layer>>);
+        impl std::fmt::Display for Layer {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.0)
+            }
+        }
+        impl Error for Layer {
+            fn source(&self) -> Option<&(dyn Error + 'static)> {
+                self.1.as_deref().map(|l| l as &(dyn Error + 'static))
+            }
+        }
+        let error: SdkError<DescribeAddonError, HttpResponse> = SdkError::dispatch_failure(
+            aws_smithy_runtime_api::client::result::ConnectorError::other(
+                Box::new(Layer(
+                    "an error occurred while loading credentials",
+                    Some(Box::new(Layer("failed to load IMDS session token", None))),
+                )),
+                None,
+            ),
+        );
+        assert_eq!(
+            error_text(&error),
+            "AWS could not be reached: no AWS credentials (the SDK's credential chain found none)"
+        );
+        let refused: SdkError<DescribeAddonError, HttpResponse> =
+            SdkError::dispatch_failure(aws_smithy_runtime_api::client::result::ConnectorError::io(
+                Box::new(Layer("Connection refused", None)),
+            ));
+        assert!(
+            error_text(&refused).starts_with("could not reach the endpoint"),
+            "{}",
+            error_text(&refused)
         );
     }
 

@@ -139,8 +139,10 @@ impl App {
         let invocation =
             Invocation::lambda(&context.invoked_function_arn, now, Some(context.deadline))
                 .with_request_id(&context.request_id);
+        // Expected under `cargo lambda watch` (no real ARN): information, not
+        // a warning; the alert states it, and no write can follow.
         if let Fact::Unavailable(why) = &invocation.function {
-            tracing::warn!(
+            tracing::info!(
                 why,
                 "cannot read account and region from the function ARN: no write"
             );

@@ -12,11 +12,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = Config::from_env().inspect_err(|error| {
         tracing::error!(error = %error, "invalid configuration");
     })?;
-    tracing::info!(
-        remediation_mode = config.policy.mode.as_str(),
-        alert_destination = config.alert_topic_arn.as_deref().unwrap_or("stdout"),
-        "starting"
-    );
+    // Where the alert goes, in words: locally (no ALERT_TOPIC_ARN) it is
+    // this process's standard output, which is not a misconfiguration.
+    match config.alert_topic_arn.as_deref() {
+        Some(topic) => tracing::info!(
+            remediation_mode = config.policy.mode.as_str(),
+            alert_destination = topic,
+            "starting: alerts are published to the SNS topic"
+        ),
+        None => tracing::info!(
+            remediation_mode = config.policy.mode.as_str(),
+            alert_destination = "stdout",
+            "starting: alerts are printed to standard output (ALERT_TOPIC_ARN is not set)"
+        ),
+    }
     let http_client = tls::https_client(config.trust_store, config.extra_ca_pem.as_deref())?;
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)

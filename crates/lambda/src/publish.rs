@@ -35,10 +35,7 @@ impl Destination {
     pub async fn publish(&self, message: &Message) -> Result<String, PublishError> {
         match self {
             Destination::Stdout => {
-                let line = serde_json::json!({
-                    "alert": {"subject": message.subject, "message": message.body, "message_attributes": message.attributes}
-                });
-                println!("{line}");
+                println!("{}", stdout_line(message));
                 Ok(STDOUT.to_owned())
             }
             Destination::Sns { client, topic_arn } => {
@@ -63,5 +60,38 @@ impl Destination {
                 Ok(published.message_id().unwrap_or("unknown").to_owned())
             }
         }
+    }
+}
+
+/// The alert on standard output: one line, as a log record; the chat
+/// notification as the object it is, not a string of escaped JSON (a
+/// plain-text body stays a string).
+fn stdout_line(message: &Message) -> serde_json::Value {
+    let body = serde_json::from_str::<serde_json::Value>(&message.body)
+        .ok()
+        .filter(serde_json::Value::is_object)
+        .unwrap_or_else(|| serde_json::Value::String(message.body.clone()));
+    serde_json::json!({
+        "alert": {"subject": message.subject, "message": body, "message_attributes": message.attributes}
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_chat_body_is_printed_as_an_object_and_text_as_a_string() {
+        let message = |body: &str| Message {
+            subject: "s".to_owned(),
+            body: body.to_owned(),
+            attributes: std::collections::BTreeMap::new(),
+        };
+        let chat = stdout_line(&message(r#"{"version":"1.0"}"#));
+        assert_eq!(chat["alert"]["message"]["version"], "1.0");
+        let text = stdout_line(&message("Plain {text}\nline two"));
+        assert_eq!(text["alert"]["message"], "Plain {text}\nline two");
+        assert!(!stdout_line(&message("[1]")).to_string().contains('\n'));
+        assert_eq!(stdout_line(&message("[1]"))["alert"]["message"], "[1]");
     }
 }

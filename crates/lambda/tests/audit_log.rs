@@ -102,7 +102,8 @@ async fn the_conflict_alert_names_who_patched_the_daemonset_and_when() {
     let when = coverage_core::decide::format_time(patched);
     assert!(
         description.contains(&format!(
-            "Last change: alice@example.com, a person (kubectl): patch daemonsets amazon-guardduty/aws-guardduty-agent at {when} from {KUBECTL}"
+            // In chat an untrusted '@' is U+FF20: no @-mention survives.
+            "Last change: alice\u{FF20}example.com, a person (kubectl): patch daemonsets amazon-guardduty/aws-guardduty-agent at {when} from {KUBECTL}"
         )),
         "{description}"
     );
@@ -319,7 +320,8 @@ async fn the_rbac_row_shows_who_changed_the_bindings_without_writing() {
     assert!(fake.requests("UpdateAddon").is_empty());
     assert_eq!(summary.outcome, "manual");
     assert!(
-        description(&fake).contains("Last change: bob@example.com, a person (kubectl): delete")
+        description(&fake)
+            .contains("Last change: bob\u{FF20}example.com, a person (kubectl): delete")
     );
 }
 

@@ -286,3 +286,91 @@ async fn a_body_cut_short_could_not_be_read() {
         "the answer could not be read (HTTP 200)"
     );
 }
+
+/// Without credentials (a profile file that does not exist, as on a laptop
+/// with none): no request leaves, every read fails with the same line, and
+/// the alert says once that AWS could not be reached.
+#[tokio::test]
+// aws-config's aliases of aws-runtime's profile-file types: the way to them
+// without depending on aws-runtime.
+#[allow(deprecated)]
+async fn without_credentials_the_alert_says_once_that_aws_could_not_be_reached() {
+    use aws_config::profile::ProfileFileCredentialsProvider;
+    use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+    use coverage_core::{Fact, FactRequest, Facts, Policy, decide, decode_event_bytes, render};
+    use coverage_lambda::gather::{AwsClients, Gatherer, now_ms};
+
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let missing = repo.join("events/no-such-aws-credentials");
+    let files = ProfileFiles::builder()
+        .include_default_config_file(false)
+        .include_default_credentials_file(false)
+        .with_file(ProfileFileKind::Credentials, &missing)
+        .with_file(ProfileFileKind::Config, &missing)
+        .build();
+    let provider = ProfileFileCredentialsProvider::builder()
+        .profile_files(files)
+        .profile_name("none")
+        .build();
+    let server = answering(ResponseTemplate::new(200)).await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(server.uri())
+        .credentials_provider(provider)
+        .retry_config(RetryConfig::disabled())
+        .load()
+        .await;
+    let clients = AwsClients::new(&sdk);
+    let cache = std::sync::Mutex::new(None);
+    let gatherer = Gatherer {
+        clients: &clients,
+        timeout: Duration::from_secs(10),
+        deadline_ms: now_ms() + 20_000,
+        detector_cache: &cache,
+    };
+    let request = FactRequest {
+        addon: true,
+        update_history: true,
+        coverage: true,
+        statistics: true,
+        audit_log: false,
+    };
+    let gathered = gatherer
+        .gather("prod-payments", Some("111122223333"), request)
+        .await;
+    assert!(
+        server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .is_empty(),
+        "a request left without credentials"
+    );
+    let Fact::Unavailable(why) = &gathered.addon else {
+        panic!("{:?}", gathered.addon)
+    };
+    assert!(
+        why.starts_with("DescribeAddon failed: AWS could not be reached: no AWS credentials"),
+        "{why}"
+    );
+    let bytes =
+        std::fs::read(repo.join("events/unhealthy.addon-configuration-conflict.json")).unwrap();
+    let event = decode_event_bytes(&bytes).unwrap();
+    let facts = Facts {
+        now: gathered.now,
+        ..gathered
+    };
+    let plan = decide(&event, &facts, &Policy::offline());
+    let alert = render(&plan, &plan.outcome_without_call().unwrap());
+    let live: Vec<&str> = alert
+        .text_message
+        .lines()
+        .filter(|line| line.starts_with("  - ") && line.contains("credentials"))
+        .collect();
+    assert_eq!(live.len(), 1, "{}", alert.text_message);
+    assert!(
+        live[0].contains("Every AWS read failed the same way (add-on, update history, GuardDuty coverage, coverage statistics, GuardDuty detector): AWS could not be reached: no AWS credentials"),
+        "{}",
+        live[0]
+    );
+}
