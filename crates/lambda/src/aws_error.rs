@@ -204,20 +204,22 @@ mod tests {
         );
     }
 
+    /// One layer of an error chain, with an optional cause below it.
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+    impl Error for Layer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn Error + 'static))
+        }
+    }
+
     #[test]
     fn missing_credentials_are_named_as_such() {
-        #[derive(Debug)]
-        struct Layer(&'static str, Option<Box<Layer>>);
-        impl std::fmt::Display for Layer {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.0)
-            }
-        }
-        impl Error for Layer {
-            fn source(&self) -> Option<&(dyn Error + 'static)> {
-                self.1.as_deref().map(|l| l as &(dyn Error + 'static))
-            }
-        }
         let error: SdkError<DescribeAddonError, HttpResponse> = SdkError::dispatch_failure(
             aws_smithy_runtime_api::client::result::ConnectorError::other(
                 Box::new(Layer(
@@ -244,18 +246,6 @@ mod tests {
 
     #[test]
     fn causes_are_listed_once() {
-        #[derive(Debug)]
-        struct Layer(&'static str, Option<Box<Layer>>);
-        impl std::fmt::Display for Layer {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.0)
-            }
-        }
-        impl Error for Layer {
-            fn source(&self) -> Option<&(dyn Error + 'static)> {
-                self.1.as_deref().map(|l| l as &(dyn Error + 'static))
-            }
-        }
         let chain = Layer(
             "io error",
             Some(Box::new(Layer(
