@@ -183,7 +183,10 @@ pub fn of_outcome(outcome: &Outcome) -> Vec<Count> {
             | NoAction::NotAutomatable(_) => Vec::new(),
         },
         Outcome::Skipped { reason, .. } => {
-            vec![Count::one_of(MetricName::RemediationsSkipped, reason.label())]
+            vec![Count::one_of(
+                MetricName::RemediationsSkipped,
+                reason.label(),
+            )]
         }
         Outcome::UpdateStarted { .. } => {
             vec![Count::one_of(MetricName::Remediations, "update-started")]

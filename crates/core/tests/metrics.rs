@@ -5,8 +5,8 @@ use coverage_core::catalog::Actionability;
 use coverage_core::decide::NoAction;
 use coverage_core::follow_up::{FollowUpSummary, Report, StillRunning};
 use coverage_core::metrics::{
-    Count, DEFAULT_NAMESPACE, MetricName, Service, SweepTally, of_facts, of_follow_up,
-    of_outcome, of_publish, of_sweep,
+    Count, DEFAULT_NAMESPACE, MetricName, Service, SweepTally, of_facts, of_follow_up, of_outcome,
+    of_publish, of_sweep,
 };
 use coverage_core::{Fact, Facts, Outcome, OverwriteRequest, SkipReason};
 
@@ -89,10 +89,15 @@ fn every_metric_has_a_distinct_name_and_a_dimension_exactly_where_counts_carry_o
 
 #[test]
 fn services_are_lowercase_names() {
-    let names: Vec<_> = [Service::Eks, Service::GuardDuty, Service::Logs, Service::Sts]
-        .iter()
-        .map(|s| s.as_str())
-        .collect();
+    let names: Vec<_> = [
+        Service::Eks,
+        Service::GuardDuty,
+        Service::Logs,
+        Service::Sts,
+    ]
+    .iter()
+    .map(|s| s.as_str())
+    .collect();
     assert_eq!(names, ["eks", "guardduty", "logs", "sts"]);
 }
 
@@ -229,6 +234,8 @@ fn a_role_not_assumed_counts_the_account_once_not_every_read() {
     );
 }
 
+type Row = (&'static str, Option<&'static str>, u64);
+
 fn follow_up_summary(posted: bool) -> FollowUpSummary {
     FollowUpSummary {
         kind: "follow-up",
@@ -244,7 +251,7 @@ fn follow_up_summary(posted: bool) -> FollowUpSummary {
 
 #[test]
 fn follow_ups_count_what_they_posted_and_a_failed_or_cancelled_update_as_failed() {
-    let cases: [(Report, &[(&str, Option<&str>, u64)]); 4] = [
+    let cases: [(Report, &[Row]); 4] = [
         (
             Report::Succeeded,
             &[

@@ -118,7 +118,9 @@ pub fn record(counts: &[Count]) {
     for count in counts {
         let name = count.metric.as_str();
         match (count.metric.dimension(), count.dimension_value) {
-            (Some(key), Some(value)) => ::metrics::counter!(name, key => value).increment(count.value),
+            (Some(key), Some(value)) => {
+                ::metrics::counter!(name, key => value).increment(count.value)
+            }
             _ => ::metrics::counter!(name).increment(count.value),
         }
     }
@@ -129,7 +131,9 @@ impl Emitter {
     /// since the last flush, with the invocation's request id as a property
     /// so that the metrics and the logs line up. Empty when nothing moved.
     pub fn flush(&self, request_id: &str) -> Vec<u8> {
-        let _one_at_a_time = FLUSH.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let _one_at_a_time = FLUSH
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut lines = Vec::new();
         let written = self
             .collector

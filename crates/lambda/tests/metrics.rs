@@ -230,7 +230,11 @@ async fn refusals_count_by_reason_and_failed_reads_by_service() {
         clients(&fake.uri(), &fake.uri()).await,
     );
     let summary = app.handle(event(CONFLICT), home()).await.unwrap();
-    assert!(summary.outcome.starts_with("skipped-"), "{}", summary.outcome);
+    assert!(
+        summary.outcome.starts_with("skipped-"),
+        "{}",
+        summary.outcome
+    );
     let reason = summary.outcome.trim_start_matches("skipped-").to_owned();
     let counts = flushed(&emitter, "req-refused");
     assert_eq!(counts[&key("AlertsPublished", None)], 1.0);
