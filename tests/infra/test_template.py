@@ -8,8 +8,10 @@ role, and that nothing can fail without landing in an alarmed queue.
 
 from __future__ import annotations
 
+import json
 import re
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +45,7 @@ ENVIRONMENT = {
     "AUDIT_WINDOW_DAYS": {"Ref": "AuditWindowDays"},
     "AUDIT_QUERY_BUDGET_MS": {"Ref": "AuditQueryBudgetMs"},
     "RECONCILING_CONTROLLERS": {"Ref": "ReconcilingControllers"},
+    "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
 }
 EKS_LOG_GROUP_ARNS = [
     "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/eks/*/cluster",
@@ -305,7 +308,63 @@ def test_alarms_watch_errors_and_both_failure_queues(template: dict[str, Any]) -
         ("Errors", "CoverageFunction"),
         ("ApproximateNumberOfMessagesVisible", "RuleDeadLetterQueue"),
         ("ApproximateNumberOfMessagesVisible", "OnFailureQueue"),
+        # The function's own metrics (EMF): a failed OVERWRITE, an unreachable member account.
+        ("RemediationsFailed", "CoverageFunction"),
+        ("AccountsUnreachable", "CoverageFunction"),
     }
+    for alarm in alarms:
+        props = alarm["Properties"]
+        if props["MetricName"] in {"RemediationsFailed", "AccountsUnreachable"}:
+            assert props["Namespace"] == {"Ref": "MetricsNamespace"}
+            assert props["Dimensions"][0]["Name"] == "Function"
+            assert props["Statistic"] == "Sum"
+
+
+def _readme_metrics() -> set[str]:
+    """The metric names README.md's metrics table documents."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = text.split("### Metrics", 1)[1].split("\n### ", 1)[0]
+    return set(re.findall(r"^\| `([A-Za-z]+)` \|", section, flags=re.MULTILINE))
+
+
+def test_the_dashboard_shows_every_documented_metric_of_this_function(template: dict[str, Any]) -> None:
+    (dashboard,) = resources_of_type(template, "AWS::CloudWatch::Dashboard").values()
+    body, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert variables == {"Namespace": {"Ref": "MetricsNamespace"}, "Function": {"Ref": "CoverageFunction"}}
+    rendered = body
+    for name, value in {"Namespace": "NS", "Function": "FN", "AWS::Region": "us-east-1"}.items():
+        rendered = rendered.replace("${" + name + "}", value)
+    assert "${" not in rendered, "every substitution is known"
+    widgets = json.loads(rendered)["widgets"]
+    shown: set[str] = set()
+    for widget in widgets:
+        props = widget["properties"]
+        assert props["region"] == "us-east-1"
+        for row in props["metrics"]:
+            if isinstance(row[0], dict):
+                expression = row[0]["expression"]
+                match = re.fullmatch(
+                    r"SEARCH\('\{NS,Function,(\w+)\} MetricName=\"(\w+)\" Function=\"FN\"', 'Sum', \d+\)",
+                    expression,
+                )
+                assert match, expression
+                shown.add(match.group(2))
+            else:
+                assert row[0] == "NS" and row[2:4] == ["Function", "FN"], row
+                shown.add(row[1])
+    documented = _readme_metrics()
+    assert len(documented) == 9, documented
+    assert shown == documented
+
+
+def test_the_metrics_namespace_pattern_matches_the_functions_rule(template: dict[str, Any]) -> None:
+    param = template["Parameters"]["MetricsNamespace"]
+    assert param["Default"] == "GuardDutyCoverage"
+    pattern = re.compile(param["AllowedPattern"])
+    for ok in ("GuardDutyCoverage", "Team/Coverage", "a", "x" * 255):
+        assert pattern.fullmatch(ok), ok
+    for bad in ("", ":x", "AWS/Lambda", "tab\there", "x" * 256):
+        assert not pattern.fullmatch(bad), bad
 
 
 HUB_RESOURCES = {"HubEventBus", "HubEventBusPolicy", "HubEventRule", "HubEventRulePermission"}

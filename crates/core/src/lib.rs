@@ -17,6 +17,7 @@ pub mod follow_up_render;
 pub mod guardrails;
 pub mod ids;
 pub mod issue;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod render;

@@ -273,6 +273,7 @@ impl App {
                             }
                         },
                     };
+                    crate::emf::record(&coverage_core::metrics::of_facts(&facts));
                     pipeline.gathered(facts, now_ms());
                     self.record(&pipeline);
                 }
@@ -335,6 +336,7 @@ impl App {
                     pipeline.published(result, now_ms());
                 }
                 Next::Done(summary) => {
+                    Self::count_event(&pipeline, true);
                     tracing::info!(
                         update_id = summary.update_id.as_deref().unwrap_or("-"),
                         message_id = %summary.message_id,
@@ -343,6 +345,7 @@ impl App {
                     return Ok(summary);
                 }
                 Next::Failed(undelivered) => {
+                    Self::count_event(&pipeline, false);
                     return Err(self.not_published(
                         undelivered,
                         "alert not published; Lambda will retry the event",
@@ -408,6 +411,10 @@ impl App {
                     follow_up.published(result, now_ms());
                 }
                 FollowUpNext::Done(summary) => {
+                    crate::emf::record(&coverage_core::metrics::of_follow_up(
+                        follow_up.report(),
+                        &summary,
+                    ));
                     tracing::Span::current().record("outcome", summary.outcome.as_str());
                     tracing::info!(
                         next_schedule = summary.next_schedule.as_deref().unwrap_or("-"),
@@ -417,6 +424,7 @@ impl App {
                     return Ok(summary);
                 }
                 FollowUpNext::Failed(undelivered) => {
+                    crate::emf::record(&[coverage_core::metrics::of_publish(false)]);
                     return Err(self.not_published(
                         undelivered,
                         "follow-up not published; Lambda will retry it",
@@ -484,6 +492,15 @@ impl App {
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err(format!("no answer within {} ms", limit.as_millis())),
         }
+    }
+
+    /// The event's metrics, once it ended: its publish and its outcome.
+    fn count_event(pipeline: &Pipeline<'_>, published: bool) {
+        let mut counts = vec![coverage_core::metrics::of_publish(published)];
+        if let Some(outcome) = pipeline.outcome() {
+            counts.extend(coverage_core::metrics::of_outcome(outcome));
+        }
+        crate::emf::record(&counts);
     }
 
     /// The decision so far, on the event's span.

@@ -2,12 +2,14 @@
 //! from the environment, AWS clients built once, fact gathering, the guarded
 //! `UpdateAddon` OVERWRITE, the follow-up's schedules on EventBridge
 //! Scheduler, publishing the alert to SNS, and, in an organization hub, the
-//! member accounts' clients from their assumed roles.
+//! member accounts' clients from their assumed roles; its metrics as
+//! CloudWatch embedded metric format.
 
 pub mod accounts;
 pub mod audit_log;
 pub mod aws_error;
 pub mod config;
+pub mod emf;
 pub mod gather;
 pub mod handler;
 pub mod logging;

@@ -3,7 +3,7 @@
 
 use aws_config::BehaviorVersion;
 use coverage_lambda::payload::Payload;
-use coverage_lambda::{App, Config, HandlerError, logging, tls};
+use coverage_lambda::{App, Config, HandlerError, emf, logging, tls};
 use lambda_runtime::{LambdaEvent, service_fn};
 
 #[tokio::main(flavor = "current_thread")]
@@ -26,6 +26,11 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             "starting: alerts are printed to standard output (ALERT_TOPIC_ARN is not set)"
         ),
     }
+    // Metrics (EMF on standard output): set up before the first event, a bad
+    // namespace is a start-up error like any other setting.
+    let metrics = emf::MetricsSettings::from_env()
+        .and_then(|settings| emf::install(&settings))
+        .inspect_err(|error| tracing::error!(error = %error, "invalid configuration"))?;
     let http_client = tls::https_client(config.trust_store, config.extra_ca_pem.as_deref())?;
     let sdk = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http_client)
@@ -47,7 +52,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 tracing::error!(error = %error, "rejected input: not a GuardDuty coverage event");
                 HandlerError::from(error)
             })?;
-            app.handle_invocation(payload, &event.context).await
+            let reply = app.handle_invocation(payload, &event.context).await;
+            metrics.flush_to_stdout(&event.context.request_id);
+            reply
         })
     }))
     .await

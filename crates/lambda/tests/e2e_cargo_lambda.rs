@@ -259,4 +259,23 @@ async fn every_sample_event_through_cargo_lambda_watch() {
         assert_eq!(chat["version"], "1.0");
         assert_eq!(chat["source"], "custom");
     }
+
+    // The binary's own metrics: EMF documents on its standard output, one
+    // published alert counted per alert, in the default namespace, each
+    // with the function's name (which cargo lambda watch sets).
+    let log = std::fs::read_to_string(scratch.join("watch.log")).unwrap();
+    let mut counted = 0.0;
+    for line in log.lines() {
+        let Some(start) = line.find("{\"_aws\"") else {
+            continue;
+        };
+        let doc: Value = serde_json::from_str(&line[start..])
+            .unwrap_or_else(|e| panic!("an EMF line is one JSON document ({e}): {line}"));
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], "GuardDutyCoverage", "{line}");
+        assert!(doc["Function"].is_string(), "{line}");
+        assert!(doc["RequestId"].is_string(), "{line}");
+        counted += doc["AlertsPublished"].as_f64().unwrap_or(0.0);
+    }
+    assert_eq!(counted, published as f64, "AlertsPublished in:\n{log}");
 }
