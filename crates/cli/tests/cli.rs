@@ -606,6 +606,7 @@ fn as_the_lambda(facts: &Facts) -> (Value, Value) {
             }
             Next::Publish { .. } => pipeline.published(Ok("not-published".to_owned()), now_ms + 60),
             Next::Schedule { .. } => panic!("a schedule comes only after a write"),
+            Next::Sign { .. } => panic!("only approve mode signs"),
             Next::Done(summary) => {
                 let plan = serde_json::to_value(pipeline.plan().unwrap()).unwrap();
                 return (serde_json::to_value(summary).unwrap(), plan);
