@@ -512,7 +512,7 @@ fn replay_error(args: &[&str]) -> String {
 fn bad_flags_and_broken_facts_files_name_the_problem() {
     let stderr = replay_error(&["--mode", "yes"]);
     assert!(
-        stderr.contains(r#""yes" is not a remediation mode: use off, dry-run or enforce"#),
+        stderr.contains(r#""yes" is not a remediation mode: use off, dry-run, enforce or approve"#),
         "{stderr}"
     );
     let stderr = replay_error(&["--deny-clusters", "prod;rm"]);

@@ -142,12 +142,7 @@ fn event() -> impl Strategy<Value = Value> {
 fn mode() -> impl Strategy<Value = RemediationMode> {
     mostly(
         RemediationMode::Enforce,
-        vec![
-            RemediationMode::Off,
-            RemediationMode::DryRun,
-            // Without a verified approval, approve mode never writes.
-            RemediationMode::Approve,
-        ],
+        vec![RemediationMode::Off, RemediationMode::DryRun],
     )
 }
 
