@@ -680,27 +680,6 @@ fn every_command(cluster: &str, region: &str, account: &str) -> Result<String> {
             "configuration_values": addon.and_then(|a| a.configuration_values.as_deref()),
         }));
     }
-    let token = coverage_core::approval::token(
-        "djEKNGYxYzJhOWUtN2IzZC00ZThhLTljNjEtMmQ1ZThmMGExYjM3",
-        &[7; coverage_core::approval::MAC_BYTES],
-    );
-    let function = format!("arn:aws:lambda:{region}:{account}:function:guardduty-coverage");
-    commands.push(json!({
-        "entry": "approval",
-        "variant": "approve-from-terminal",
-        "purpose": "approve mode: approve the OVERWRITE with the alert's token",
-        "command": coverage_core::approval::cli_command(&function, region, &token),
-    }));
-    commands.push(json!({
-        "entry": "approval",
-        "variant": "sign-and-approve",
-        "purpose": "coverage replay --mode approve: sign the token body, then approve",
-        "command": coverage_core::approval::terminal_commands(
-            "djEKNGYxYzJhOWUtN2IzZC00ZThhLTljNjEtMmQ1ZThmMGExYjM3",
-            Some(&function),
-            region,
-        ),
-    }));
     commands.push(json!({
         "entry": "update-started",
         "variant": "describe-update",

@@ -444,10 +444,9 @@ pub fn token_text(payload: &Value) -> Result<&str, Rejection> {
 pub fn terminal_commands(signed: &str, function: Option<&str>, region: &str) -> String {
     let function = function.unwrap_or("\"$APPROVE_FUNCTION\"");
     let mut lines =
-        vec![": \"${APPROVAL_KEY_ID:?set it to the stack's ApprovalKeyArn output}\"".to_owned()];
+        vec![": \"${APPROVAL_KEY_ID:?set it to the ApprovalKeyArn stack output}\"".to_owned()];
     if function.starts_with('"') {
-        lines
-            .push(": \"${APPROVE_FUNCTION:?set it to the stack's FunctionArn output}\"".to_owned());
+        lines.push(": \"${APPROVE_FUNCTION:?set it to the FunctionArn stack output}\"".to_owned());
     }
     lines.push(format!("printf %s '{signed}' > approval-body.txt"));
     lines.push(format!(
