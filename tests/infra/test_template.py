@@ -46,6 +46,8 @@ ENVIRONMENT = {
     "AUDIT_QUERY_BUDGET_MS": {"Ref": "AuditQueryBudgetMs"},
     "RECONCILING_CONTROLLERS": {"Ref": "ReconcilingControllers"},
     "METRICS_NAMESPACE": {"Ref": "MetricsNamespace"},
+    "APPROVAL_KEY_ID": {"Fn::GetAtt": ["ApprovalKey", "Arn"]},
+    "APPROVAL_TTL_SECONDS": {"Ref": "ApprovalTtlSeconds"},
 }
 EKS_LOG_GROUP_ARNS = [
     "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/eks/*/cluster",
@@ -91,7 +93,13 @@ def _statements(template: dict[str, Any], role_name: str = "FunctionRole") -> li
 
 
 def test_the_stack_has_exactly_two_roles(template: dict[str, Any]) -> None:
-    assert set(resources_of_type(template, "AWS::IAM::Role")) == {"FunctionRole", "FollowUpSchedulerRole"}
+    # And, only with a Slack or Teams channel, the chat channels' role (test_approval_*).
+    assert set(resources_of_type(template, "AWS::IAM::Role")) == {
+        "FunctionRole",
+        "FollowUpSchedulerRole",
+        "ChatChannelRole",
+    }
+    assert template["Resources"]["ChatChannelRole"]["Condition"] == "HasChatChannel"
     for policy in resources_of_type(template, "AWS::IAM::Policy").values():
         assert policy["Properties"]["Roles"] in ([{"Ref": "FunctionRole"}], [{"Ref": "FollowUpSchedulerRole"}])
 
@@ -143,7 +151,9 @@ def test_every_setting_the_function_reads_is_wired(template: dict[str, Any], fun
 def test_parameter_defaults(template: dict[str, Any]) -> None:
     params = template["Parameters"]
     assert params["RemediationMode"]["Default"] == "dry-run"
-    assert params["RemediationMode"]["AllowedValues"] == ["off", "dry-run", "enforce"]
+    assert params["RemediationMode"]["AllowedValues"] == ["off", "dry-run", "enforce", "approve"]
+    assert params["ApprovalTtlSeconds"]["Default"] == 3600
+    assert (params["ApprovalTtlSeconds"]["MinValue"], params["ApprovalTtlSeconds"]["MaxValue"]) == (60, 86400)
     assert params["AlertMessageFormat"]["Default"] == "chat"
     assert params["AlertMessageFormat"]["AllowedValues"] == ["chat", "text"]
     assert params["OverwriteMaxPerWindow"]["Default"] == 1
@@ -220,6 +230,9 @@ def test_role_grants_exactly_the_calls_the_function_makes(template: dict[str, An
         "logs:CreateLogStream": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "logs:PutLogEvents": [{"Fn::GetAtt": ["FunctionLogGroup", "Arn"]}],
         "sts:AssumeRole": [MEMBER_ROLE_ARN],
+        # Approve in chat: the HMAC key only, to sign and verify tokens.
+        "kms:GenerateMac": [{"Fn::GetAtt": ["ApprovalKey", "Arn"]}],
+        "kms:VerifyMac": [{"Fn::GetAtt": ["ApprovalKey", "Arn"]}],
     }
 
 
@@ -420,3 +433,48 @@ def test_the_function_assumes_only_the_member_role_and_only_in_the_organization(
         for s in p["PolicyDocument"]["Statement"]
     ]
     assert {"Fn::If": ["IsOrganizationHub", statement, NO_VALUE]} in raw, "granted only in a hub"
+
+
+def test_approval_key_is_an_hmac_key(template: dict[str, Any]) -> None:
+    key = template["Resources"]["ApprovalKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+
+
+def test_approval_button_fits_the_api_and_picks_up_the_token(template: dict[str, Any]) -> None:
+    action = template["Resources"]["ApproveCustomAction"]["Properties"]
+    command = action["Definition"]["CommandText"]
+    assert len(command) <= 100, len(command)
+    assert command == 'lambda invoke --function-name $fn --payload {"approve":"$token"}'
+    (attachment,) = action["Attachments"]
+    assert attachment["NotificationType"] == "custom"
+    assert attachment["ButtonText"] == "Approve OVERWRITE"
+    assert attachment["Variables"] == {
+        "token": "$.metadata.additionalContext.approvalToken",
+        "fn": "$.metadata.additionalContext.approveFunction",
+    }
+    assert attachment["Criteria"] == [{"Operator": "HAS_VALUE", "VariableName": "token"}]
+
+
+def test_approval_channels_are_optional_and_may_only_invoke_this_function(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    assert resources["SlackChannel"]["Condition"] == "HasSlackChannel"
+    assert resources["TeamsChannel"]["Condition"] == "HasTeamsChannel"
+    policy = resources["ChatChannelInvokePolicy"]
+    assert policy["Condition"] == "HasChatChannel"
+    assert policy["Properties"]["Roles"] == [{"Ref": "ChatChannelRole"}]
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Sid": "InvokeCoverageFunctionOnly",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": {"Fn::GetAtt": ["CoverageFunction", "Arn"]},
+        }
+    ]
+    role = resources["ChatChannelRole"]["Properties"]
+    assert "Policies" not in role and "ManagedPolicyArns" not in role
+    for name in ("SlackChannel", "TeamsChannel"):
+        channel = resources[name]["Properties"]
+        assert channel["IamRoleArn"] == {"Fn::GetAtt": ["ChatChannelRole", "Arn"]}, name
+        assert channel["GuardrailPolicies"] == [{"Ref": "ChatChannelInvokePolicy"}], name
+        assert channel["CustomizationResourceArns"] == [{"Ref": "ApproveCustomAction"}], name
+        assert channel["SnsTopicArns"] == [{"Ref": "AlertTopic"}], name

@@ -108,7 +108,8 @@ fn valid_account(value: &str) -> Result<String, String> {
 struct ReplayArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
-    /// REMEDIATION_MODE as the Lambda reads it: off, dry-run or enforce.
+    /// REMEDIATION_MODE as the Lambda reads it: off, dry-run, enforce or approve
+    /// (approve prints the token body and how to sign and invoke it).
     #[arg(long, default_value = "dry-run", value_parser = RemediationMode::from_str)]
     mode: RemediationMode,
     /// Recorded facts (JSON of `coverage_core::Facts`): the function's
@@ -386,6 +387,8 @@ fn invocation_from(facts: &Facts, path: &std::path::Path) -> Result<Invocation> 
 enum Replayed {
     Published(Summary),
     WouldCall(OverwriteRequest),
+    /// Approve mode: the token's signed part, which only KMS can sign.
+    WouldSign(String),
 }
 
 /// Drive the Lambda's pipeline with the recorded facts instead of AWS.
@@ -425,6 +428,8 @@ fn replay(args: &ReplayArgs) -> Result<String> {
                 pipeline.gathered(facts.take().unwrap_or_default(), clock_ms);
             }
             Next::Write { request, .. } => break Replayed::WouldCall(request.clone()),
+            // Approve mode: no KMS here; print how to sign and invoke instead.
+            Next::Sign { signed, .. } => break Replayed::WouldSign(signed.to_owned()),
             // Only after a write, where the replay has already stopped.
             Next::Schedule { .. } => pipeline.scheduled(
                 coverage_core::ScheduleResult::Failed {
@@ -447,6 +452,37 @@ fn replay(args: &ReplayArgs) -> Result<String> {
         Replayed::WouldCall(request) => {
             let command = request.as_cli(region.as_deref().unwrap_or("<region>"));
             would_call(args.format, plan, &request, &command, &origin)
+        }
+        Replayed::WouldSign(signed) => {
+            let function = plan
+                .facts
+                .function
+                .known()
+                .and_then(coverage_core::FunctionIdentity::unqualified_arn);
+            let commands = coverage_core::approval::terminal_commands(
+                &signed,
+                function.as_deref(),
+                region.as_deref().unwrap_or("\"$AWS_REGION\""),
+            );
+            Ok(match args.format {
+                Format::Json => format!(
+                    "{}\n",
+                    serde_json::to_string_pretty(&json!({
+                        "plan": plan,
+                        "approval_signed_part": signed,
+                        "commands": commands,
+                    }))?
+                ),
+                Format::Text => format!(
+                    "mode:     approve ({origin})\n\ndecision: awaiting-approval: every guardrail holds; \
+                     the Lambda would sign this approval token body with its KMS HMAC key \
+                     (GenerateMac) and post the alert with the \"Approve OVERWRITE\" button\n\n\
+                     --- Token body (unsigned: this CLI has no KMS key)\n{signed}\n\n\
+                     --- Approve from a terminal (needs kms:GenerateMac on the stack's key, \
+                     which the stack grants only the function: the alert's own token is the usual way)\n\
+                     {commands}\n"
+                ),
+            })
         }
         Replayed::Published(summary) => {
             let outcome = pipeline

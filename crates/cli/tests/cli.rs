@@ -512,7 +512,7 @@ fn replay_error(args: &[&str]) -> String {
 fn bad_flags_and_broken_facts_files_name_the_problem() {
     let stderr = replay_error(&["--mode", "yes"]);
     assert!(
-        stderr.contains(r#""yes" is not a remediation mode: use off, dry-run or enforce"#),
+        stderr.contains(r#""yes" is not a remediation mode: use off, dry-run, enforce or approve"#),
         "{stderr}"
     );
     let stderr = replay_error(&["--deny-clusters", "prod;rm"]);
@@ -606,6 +606,7 @@ fn as_the_lambda(facts: &Facts) -> (Value, Value) {
             }
             Next::Publish { .. } => pipeline.published(Ok("not-published".to_owned()), now_ms + 60),
             Next::Schedule { .. } => panic!("a schedule comes only after a write"),
+            Next::Sign { .. } => panic!("only approve mode signs"),
             Next::Done(summary) => {
                 let plan = serde_json::to_value(pipeline.plan().unwrap()).unwrap();
                 return (serde_json::to_value(summary).unwrap(), plan);

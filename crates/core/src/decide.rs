@@ -247,6 +247,26 @@ pub enum SkipReason {
     DeadlineUnknown {
         deadline_ms: u64,
     },
+    /// Approve mode: every guardrail holds; the pipeline asks for the
+    /// approval token next (`approval`).
+    AwaitingApproval,
+    /// Approve mode: the token is issued; the call waits for the click.
+    ApprovalOffered {
+        token: String,
+        /// The function the approval invokes (its ARN).
+        function: String,
+        expires_at: i64,
+    },
+    /// Approve mode: no token could be signed, so none is offered.
+    ApprovalNotSigned {
+        why: String,
+    },
+    /// The approved add-on is not the one there now.
+    ApprovalStale {
+        what: &'static str,
+        approved: String,
+        now: String,
+    },
 }
 
 impl SkipReason {
@@ -288,6 +308,11 @@ impl SkipReason {
             SkipReason::BoundReached { .. } => "bound-reached",
             SkipReason::DeadlineTooClose { .. } => "deadline-too-close",
             SkipReason::DeadlineUnknown { .. } => "deadline-unknown",
+            SkipReason::AwaitingApproval | SkipReason::ApprovalOffered { .. } => {
+                "awaiting-approval"
+            }
+            SkipReason::ApprovalNotSigned { .. } => "approval-not-signed",
+            SkipReason::ApprovalStale { .. } => "approval-stale",
         }
     }
 
@@ -423,6 +448,23 @@ impl SkipReason {
             ),
             SkipReason::DeadlineTooClose { remaining_ms } => format!(
                 "only {remaining_ms} ms of the invocation were left, too little to make the call and publish its outcome; the next delivery or a person can retry it"
+            ),
+            SkipReason::AwaitingApproval => "approve mode (REMEDIATION_MODE=approve): every guardrail holds, and the call waits for an approval".to_owned(),
+            SkipReason::ApprovalOffered { token, function, expires_at } => {
+                let region = crate::ids::FunctionIdentity::from_arn(function)
+                    .map(|f| f.region.to_string())
+                    .unwrap_or_else(|_| "\"$AWS_REGION\"".to_owned());
+                format!(
+                    "approve mode (REMEDIATION_MODE=approve): every guardrail holds; the \"Approve OVERWRITE\" button in the chat channel makes the call below until {} (UTC), after checking every guardrail again; it is refused after that, or if the add-on changed. To approve from a terminal instead: {}",
+                    crate::approval::time(*expires_at),
+                    crate::approval::cli_command(function, &region, token)
+                )
+            }
+            SkipReason::ApprovalNotSigned { why } => format!(
+                "approve mode (REMEDIATION_MODE=approve): every guardrail holds, but no approval token could be signed ({why}), so none is offered; a person can make the call below"
+            ),
+            SkipReason::ApprovalStale { what, approved, now } => format!(
+                "the approval was for another add-on state: its {what} was {approved:?} when approved and is {now:?} now, so the approval does not cover it"
             ),
         }
     }
@@ -682,6 +724,12 @@ fn decide_overwrite(
     };
     match policy.mode {
         RemediationMode::Enforce => Decision::Overwrite(request),
+        // Fail closed like enforce; only a verified approval turns this into the call.
+        RemediationMode::Approve => Decision::Skip {
+            reason: SkipReason::AwaitingApproval,
+            would_call: Some(request),
+            unchecked: verdict.unchecked,
+        },
         RemediationMode::DryRun => Decision::Skip {
             reason: SkipReason::DryRun,
             would_call: Some(request),

@@ -481,6 +481,7 @@ fn chat(view: &FollowUpView<'_>, parts: &Parts) -> String {
             payload.region, payload.account, payload.cluster
         )],
         additional_context: context,
+        enable_custom_actions: false,
     }
     .into_json()
 }

@@ -6,6 +6,7 @@
 //! one write it may plan, and its `FollowUp`, which follows a started
 //! OVERWRITE to its end; this crate only thinks.
 
+pub mod approval;
 pub mod audit;
 pub mod catalog;
 pub mod commands;

@@ -12,6 +12,7 @@
 
 use serde_json::Value;
 
+use crate::approval::ApprovalClaims;
 use crate::audit::{AuditObject, AuditQuery, objects_named};
 use crate::decide::Outcome;
 use crate::decide::{
@@ -50,6 +51,9 @@ pub struct Limits {
     pub audit_ms: u64,
     /// Between two `GetQueryResults` of a running query.
     pub audit_poll_ms: u64,
+    /// Approve mode: how long an approval token is valid, in seconds
+    /// (`APPROVAL_TTL_SECONDS`; the KMS `GenerateMac` is bounded by `read_ms`).
+    pub approval_ttl_seconds: u64,
 }
 
 impl Default for Limits {
@@ -64,6 +68,7 @@ impl Default for Limits {
             min_schedule_ms: 1_000,
             audit_ms: 4_000,
             audit_poll_ms: 300,
+            approval_ttl_seconds: crate::approval::DEFAULT_TTL_SECONDS,
         }
     }
 }
@@ -93,6 +98,9 @@ pub struct Invocation {
     pub unusable_deadline_ms: Option<u64>,
     /// `Lambda-Runtime-Aws-Request-Id`: a follow-up's claim records it.
     pub request_id: Option<RequestId>,
+    /// An approval invocation: the claims of a token whose MAC KMS verified
+    /// and that has not expired (`approval::Token::accept`).
+    pub approval: Option<ApprovalClaims>,
 }
 
 impl Invocation {
@@ -114,6 +122,7 @@ impl Invocation {
             deadline_ms,
             unusable_deadline_ms,
             request_id: None,
+            approval: None,
         }
     }
 
@@ -123,6 +132,26 @@ impl Invocation {
         self.request_id = RequestId::parse(request_id).ok();
         self
     }
+}
+
+/// An approval's call: the plan's OVERWRITE when every guardrail holds now
+/// and the add-on is the one approved; `Ok(None)` when a guardrail fails
+/// (the plan's own reason stands); `Err` when the add-on changed.
+fn approved_call(
+    decision: &Decision,
+    claims: &ApprovalClaims,
+) -> Result<Option<OverwriteRequest>, SkipReason> {
+    let request = match decision {
+        Decision::Skip {
+            reason: SkipReason::AwaitingApproval,
+            would_call: Some(request),
+            ..
+        }
+        | Decision::Overwrite(request) => request,
+        _ => return Ok(None),
+    };
+    claims.check_binding(request)?;
+    Ok(Some(request.clone()))
 }
 
 /// The audit log query for an event: the objects its issue names, over the
@@ -222,6 +251,9 @@ pub enum Next<'a> {
         member: Option<&'a MemberAccess>,
         deadline_ms: u64,
     },
+    /// Approve mode: have KMS `GenerateMac` (HMAC_SHA_256) over these bytes
+    /// before `deadline_ms`, then call `signed`.
+    Sign { signed: &'a str, deadline_ms: u64 },
     /// Create the follow-up's schedule before `deadline_ms`, then call `scheduled`.
     Schedule {
         request: &'a ScheduleRequest,
@@ -241,6 +273,7 @@ pub enum Next<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Stage {
     Gathering,
+    Signing,
     Writing,
     Scheduling,
     Publishing,
@@ -276,6 +309,8 @@ pub struct Pipeline<'s> {
     /// The started update, while its follow-up is being scheduled.
     started: Option<Started>,
     schedule: Option<ScheduleRequest>,
+    /// Approve mode: the token's signed part, while KMS signs it.
+    signing: Option<(i64, String)>,
     outcome: Option<Outcome>,
     message: Option<Message>,
     message_id: Option<String>,
@@ -342,6 +377,7 @@ impl<'s> Pipeline<'s> {
             plan: None,
             started: None,
             schedule: None,
+            signing: None,
             outcome: None,
             message: None,
             message_id: None,
@@ -400,6 +436,16 @@ impl<'s> Pipeline<'s> {
                 },
                 // Writing is only entered with an OVERWRITE plan.
                 _ => self.failed("internal: no write planned"),
+            },
+            Stage::Signing => match &self.signing {
+                Some((_, signed)) => Next::Sign {
+                    signed,
+                    deadline_ms: self
+                        .now_ms
+                        .saturating_add(limits.read_ms)
+                        .min(self.budget_end(limits.publish_ms)),
+                },
+                None => self.failed("internal: nothing to sign"),
             },
             Stage::Scheduling => match &self.schedule {
                 Some(request) => Next::Schedule {
@@ -497,6 +543,50 @@ impl<'s> Pipeline<'s> {
         self.conclude(outcome);
     }
 
+    /// KMS's answer to `Next::Sign`: the MAC, or why not. Without a MAC no
+    /// token is offered, and the alert says why.
+    pub fn signed(&mut self, result: Result<Vec<u8>, String>, now_ms: u64) {
+        if self.stage != Stage::Signing {
+            return;
+        }
+        self.now_ms = now_ms;
+        let (Some((expires_at, signed)), Some(Decision::Skip { would_call, .. })) =
+            (self.signing.take(), self.plan.as_ref().map(|p| &p.decision))
+        else {
+            return;
+        };
+        let would_call = would_call.clone();
+        let function = self
+            .invocation
+            .function
+            .known()
+            .and_then(FunctionIdentity::unqualified_arn);
+        let reason = match (result, function) {
+            (Ok(mac), Some(function)) if mac.len() == crate::approval::MAC_BYTES => {
+                SkipReason::ApprovalOffered {
+                    token: crate::approval::token(&signed, &mac),
+                    function,
+                    expires_at,
+                }
+            }
+            (Ok(_), Some(_)) => SkipReason::ApprovalNotSigned {
+                why: "KMS returned a MAC that is not 32 bytes".to_owned(),
+            },
+            (Ok(_), None) => SkipReason::ApprovalNotSigned {
+                why: "the function's own name is unknown, so the button has nothing to invoke"
+                    .to_owned(),
+            },
+            (Err(why), _) => SkipReason::ApprovalNotSigned {
+                why: crate::text::clip(&why, 512),
+            },
+        };
+        self.conclude(Outcome::Skipped {
+            reason,
+            would_call,
+            unchecked: Vec::new(),
+        });
+    }
+
     /// Scheduler's answer to `Next::Schedule`.
     pub fn scheduled(&mut self, result: ScheduleResult, now_ms: u64) {
         if self.stage != Stage::Scheduling {
@@ -592,7 +682,50 @@ impl<'s> Pipeline<'s> {
             .subject
             .take()
             .unwrap_or_else(|| subject_of(&self.event));
-        let plan = decide_subject(&self.event, subject, &facts, &self.settings.policy);
+        let mut plan = decide_subject(&self.event, subject, &facts, &self.settings.policy);
+        if let Some(claims) = &self.invocation.approval {
+            match approved_call(&plan.decision, claims) {
+                Ok(Some(request)) => plan.decision = Decision::Overwrite(request),
+                // A guardrail that fails now: its own reason, as in every mode.
+                Ok(None) => {}
+                Err(reason) => {
+                    self.plan = Some(plan);
+                    self.conclude(Outcome::Skipped {
+                        reason,
+                        would_call: None,
+                        unchecked: Vec::new(),
+                    });
+                    return;
+                }
+            }
+        } else if let Decision::Skip {
+            reason: SkipReason::AwaitingApproval,
+            would_call: Some(request),
+            unchecked,
+        } = &plan.decision
+        {
+            let now_s = i64::try_from(self.now_ms / 1000).unwrap_or(i64::MAX);
+            let ttl = self.settings.limits.approval_ttl_seconds;
+            match ApprovalClaims::for_request(&self.event, request, now_s, ttl) {
+                Some(claims) => {
+                    self.signing = Some((claims.expires_at, claims.signed()));
+                    self.plan = Some(plan);
+                    self.stage = Stage::Signing;
+                }
+                None => {
+                    let outcome = Outcome::Skipped {
+                        reason: SkipReason::ApprovalNotSigned {
+                            why: "a value the token binds (event id, account, region, event time, add-on version) is missing or not an identifier".to_owned(),
+                        },
+                        would_call: Some(request.clone()),
+                        unchecked: unchecked.clone(),
+                    };
+                    self.plan = Some(plan);
+                    self.conclude(outcome);
+                }
+            }
+            return;
+        }
         let call = matches!(plan.decision, Decision::Overwrite(_));
         let outcome = plan.outcome_without_call();
         self.plan = Some(plan);

@@ -17,6 +17,9 @@ pub enum RemediationMode {
     DryRun,
     /// Make the call when every guardrail holds.
     Enforce,
+    /// When every guardrail holds, ask in chat with a signed token; make the
+    /// call only when it is approved and every guardrail holds again.
+    Approve,
 }
 
 impl RemediationMode {
@@ -25,6 +28,7 @@ impl RemediationMode {
             RemediationMode::Off => "off",
             RemediationMode::DryRun => "dry-run",
             RemediationMode::Enforce => "enforce",
+            RemediationMode::Approve => "approve",
         }
     }
 }
@@ -37,6 +41,7 @@ impl std::str::FromStr for RemediationMode {
             "off" => Ok(RemediationMode::Off),
             "dry-run" | "dryrun" | "dry_run" => Ok(RemediationMode::DryRun),
             "enforce" => Ok(RemediationMode::Enforce),
+            "approve" => Ok(RemediationMode::Approve),
             _ => Err(PolicyError::Mode {
                 value: text.to_owned(),
             }),
@@ -46,7 +51,7 @@ impl std::str::FromStr for RemediationMode {
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
-    #[error("{value:?} is not a remediation mode: use off, dry-run or enforce")]
+    #[error("{value:?} is not a remediation mode: use off, dry-run, enforce or approve")]
     Mode { value: String },
     #[error(
         "{pattern:?} is not a cluster name pattern: letters, digits, '-', '_' and '*' only, \

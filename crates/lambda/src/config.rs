@@ -48,6 +48,11 @@ pub struct Config {
     /// Upper bound on the audit log query (`StartQuery` to the last
     /// `GetQueryResults`); past it the alert gives the query id.
     pub audit_query_budget: Duration,
+    /// Approve mode: the KMS HMAC key that signs and verifies approval
+    /// tokens (`APPROVAL_KEY_ID`, required in approve mode).
+    pub approval_key_id: Option<String>,
+    /// How long an approval token is valid (`APPROVAL_TTL_SECONDS`).
+    pub approval_ttl_seconds: u64,
 }
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
@@ -73,6 +78,11 @@ pub const MEMBER_ROLE_NAME: &str = "MEMBER_ROLE_NAME";
 pub const AUDIT_QUERY_BUDGET_MS: &str = "AUDIT_QUERY_BUDGET_MS";
 pub const AUDIT_WINDOW_DAYS: &str = "AUDIT_WINDOW_DAYS";
 pub const RECONCILING_CONTROLLERS: &str = "RECONCILING_CONTROLLERS";
+/// Approve mode: the KMS HMAC key (id, ARN or alias) and the token's lifetime.
+pub const APPROVAL_KEY_ID: &str = "APPROVAL_KEY_ID";
+pub const APPROVAL_TTL_SECONDS: &str = "APPROVAL_TTL_SECONDS";
+/// The longest an approval token may live: a day.
+pub const MAX_APPROVAL_TTL_SECONDS: u64 = 86_400;
 /// The longest audit window: Logs Insights can look further back, but a
 /// week covers the change behind a fresh conflict and keeps the scan cheap.
 pub const MAX_AUDIT_WINDOW_DAYS: u64 = 90;
@@ -100,6 +110,8 @@ impl Default for Config {
             warm_up_at_init: false,
             follow_up: None,
             audit_query_budget: Duration::from_millis(Limits::default().audit_ms),
+            approval_key_id: None,
+            approval_ttl_seconds: coverage_core::approval::DEFAULT_TTL_SECONDS,
         }
     }
 }
@@ -251,6 +263,28 @@ impl Config {
                     .map_err(|e| fail(RECONCILING_CONTROLLERS, e.to_string()))?,
             },
         };
+        let approval_key_id = match get(APPROVAL_KEY_ID) {
+            None => None,
+            Some(key) if is_kms_key_id(&key) => Some(key),
+            Some(key) => {
+                return Err(fail(
+                    APPROVAL_KEY_ID,
+                    format!("{key:?} is not a KMS key id, key ARN or alias"),
+                ));
+            }
+        };
+        if mode == RemediationMode::Approve && approval_key_id.is_none() {
+            return Err(fail(
+                APPROVAL_KEY_ID,
+                "unset while REMEDIATION_MODE=approve: approval tokens need the stack's KMS HMAC key"
+                    .to_owned(),
+            ));
+        }
+        let approval_ttl_seconds = match get(APPROVAL_TTL_SECONDS) {
+            None => coverage_core::approval::DEFAULT_TTL_SECONDS,
+            Some(text) => parse_number(&text, 60, MAX_APPROVAL_TTL_SECONDS)
+                .map_err(|e| fail(APPROVAL_TTL_SECONDS, e.to_string()))?,
+        };
         Ok(Config {
             alert_topic_arn,
             message_format,
@@ -273,6 +307,8 @@ impl Config {
             warm_up_at_init,
             follow_up,
             audit_query_budget,
+            approval_key_id,
+            approval_ttl_seconds,
         })
     }
 }
@@ -339,11 +375,21 @@ impl Config {
                 write_ms: ms(self.update_addon_timeout),
                 publish_ms: ms(self.publish_timeout),
                 audit_ms: ms(self.audit_query_budget),
+                approval_ttl_seconds: self.approval_ttl_seconds,
                 ..Limits::default()
             },
             follow_up: self.follow_up.clone(),
         }
     }
+}
+
+/// A key id, key ARN or alias (name or ARN): what KMS accepts as `KeyId`.
+fn is_kms_key_id(key: &str) -> bool {
+    !key.is_empty()
+        && key.len() <= 2048
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '_' | '-'))
 }
 
 fn is_sns_topic_arn(arn: &str) -> bool {

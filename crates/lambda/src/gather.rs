@@ -35,6 +35,8 @@ pub struct AwsClients {
     pub scheduler: aws_sdk_scheduler::Client,
     /// CloudWatch Logs: the cluster's audit log (Logs Insights).
     pub logs: aws_sdk_cloudwatchlogs::Client,
+    /// KMS: approval tokens' HMAC (`GenerateMac`/`VerifyMac`, approve mode only).
+    pub kms: aws_sdk_kms::Client,
 }
 
 impl AwsClients {
@@ -45,6 +47,7 @@ impl AwsClients {
             sns: aws_sdk_sns::Client::new(sdk),
             scheduler: aws_sdk_scheduler::Client::new(sdk),
             logs: aws_sdk_cloudwatchlogs::Client::new(sdk),
+            kms: aws_sdk_kms::Client::new(sdk),
         }
     }
 }

@@ -161,6 +161,8 @@ impl App {
             self.follow_up(payload, invocation)
                 .await
                 .map(Reply::FollowUp)
+        } else if coverage_core::approval::is_approval(&payload) {
+            self.approve(&payload, invocation).await.map(Reply::Event)
         } else {
             self.handle(payload, invocation).await.map(Reply::Event)
         }
@@ -320,6 +322,24 @@ impl App {
                     };
                     pipeline.wrote(result, now_ms());
                 }
+                Next::Sign {
+                    signed,
+                    deadline_ms,
+                } => {
+                    let result = match &self.config.approval_key_id {
+                        Some(key) => {
+                            crate::approval::generate_mac(
+                                &self.clients.kms,
+                                key,
+                                signed,
+                                deadline_ms,
+                            )
+                            .await
+                        }
+                        None => Err("APPROVAL_KEY_ID is not set".to_owned()),
+                    };
+                    pipeline.signed(result, now_ms());
+                }
                 Next::Schedule {
                     request,
                     deadline_ms,
@@ -353,6 +373,125 @@ impl App {
                 }
             }
         }
+    }
+
+    // --- Approve mode: an approval invocation (`{"approve": "<token>"}`) ---
+
+    /// Verify the token (KMS `VerifyMac`, then expiry), then run the pipeline
+    /// again on the event it names with every read made anew: the call is
+    /// made only if every guardrail holds now and the add-on is the one
+    /// approved. A refused token publishes why, in the alert's thread.
+    pub async fn approve(
+        &self,
+        payload: &Value,
+        mut invocation: Invocation,
+    ) -> Result<Summary, HandlerError> {
+        let request_id = invocation.request_id.as_ref().map(ToString::to_string);
+        // The function is not told who pressed the button: the request id
+        // lines this log up with CloudTrail's Invoke by the channel's role.
+        let accepted = self.accept_approval(payload, &invocation).await;
+        match accepted {
+            Ok(claims) => {
+                tracing::warn!(
+                    request_id = request_id.as_deref().unwrap_or("-"),
+                    event_id = %claims.event_id,
+                    cluster = %claims.cluster,
+                    account = %claims.account,
+                    addon_version = %claims.addon_version,
+                    "approval verified: re-checking every guardrail before the OVERWRITE"
+                );
+                let event = claims.event();
+                invocation.approval = Some(claims);
+                self.handle(event, invocation).await
+            }
+            Err((rejection, claims)) => {
+                tracing::warn!(
+                    request_id = request_id.as_deref().unwrap_or("-"),
+                    reason = rejection.label(),
+                    error = %rejection,
+                    "approval refused: no AWS call made"
+                );
+                let message = coverage_core::approval::refusal_message(
+                    &rejection,
+                    claims.as_ref(),
+                    request_id.as_deref(),
+                    self.settings.format,
+                );
+                let limits = &self.settings.limits;
+                let deadline_ms = invocation
+                    .deadline_ms
+                    .map_or(u64::MAX, |d| d.saturating_sub(limits.margin_ms))
+                    .min(now_ms().saturating_add(limits.publish_ms));
+                let event_id = claims
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), |c| c.event_id.to_string());
+                match self.publish(&message, deadline_ms).await {
+                    Ok(message_id) => Ok(Summary {
+                        event_id,
+                        issue_id: "approval".to_owned(),
+                        cluster: claims.map(|c| c.cluster.to_string()),
+                        action: "none",
+                        outcome: rejection.label().to_owned(),
+                        update_id: None,
+                        follow_up: None,
+                        message_id,
+                    }),
+                    Err(why) => Err(self.not_published(
+                        Undelivered {
+                            event_id,
+                            issue_id: "approval",
+                            why,
+                        },
+                        "approval refusal not published; Lambda will retry",
+                    )),
+                }
+            }
+        }
+    }
+
+    /// The token's claims once well-formed, verified by KMS and not expired;
+    /// else why not, with the claims it states (for the refusal's thread).
+    async fn accept_approval(
+        &self,
+        payload: &Value,
+        invocation: &Invocation,
+    ) -> Result<
+        coverage_core::approval::ApprovalClaims,
+        (
+            coverage_core::approval::Rejection,
+            Option<coverage_core::approval::ApprovalClaims>,
+        ),
+    > {
+        use coverage_core::approval::{Rejection, Token};
+        let token = coverage_core::approval::token_text(payload)
+            .and_then(Token::parse)
+            .map_err(|rejection| (rejection, None))?;
+        let stated = Some(token.unverified_claims().clone());
+        let key = match (&self.settings.policy.mode, &self.config.approval_key_id) {
+            (coverage_core::RemediationMode::Approve, Some(key)) => key,
+            _ => return Err((Rejection::NotApproveMode, stated)),
+        };
+        let limits = &self.settings.limits;
+        let deadline_ms = invocation
+            .deadline_ms
+            .map_or(u64::MAX, |d| {
+                d.saturating_sub(limits.margin_ms + limits.publish_ms)
+            })
+            .min(now_ms().saturating_add(limits.read_ms));
+        let verification = crate::approval::verify_mac(
+            &self.clients.kms,
+            key,
+            token.signed(),
+            token.mac(),
+            deadline_ms,
+        )
+        .await;
+        // The invocation's clock, as the pipeline's: time is an input.
+        let now_s =
+            i64::try_from(invocation.now_ms.unwrap_or_else(now_ms) / 1000).unwrap_or(i64::MAX);
+        token
+            .accept(verification, now_s)
+            .map_err(|rejection| (rejection, stated))
     }
 
     /// Do what the follow-up asks until it is done.

@@ -2,10 +2,12 @@
 //! from the environment, AWS clients built once, fact gathering, the guarded
 //! `UpdateAddon` OVERWRITE, the follow-up's schedules on EventBridge
 //! Scheduler, publishing the alert to SNS, and, in an organization hub, the
-//! member accounts' clients from their assumed roles; its metrics as
-//! CloudWatch embedded metric format.
+//! member accounts' clients from their assumed roles; in approve mode the
+//! approval token's KMS HMAC; its metrics as CloudWatch embedded metric
+//! format.
 
 pub mod accounts;
+pub mod approval;
 pub mod audit_log;
 pub mod aws_error;
 pub mod config;

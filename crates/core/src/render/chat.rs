@@ -24,7 +24,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::catalog::CommandKind;
-use crate::decide::{Outcome, Plan};
+use crate::decide::{Outcome, Plan, SkipReason};
 use crate::ids::{AccountId, ClusterName, Region};
 use crate::text::{
     clip_utf16, inert_ascii, push_code_block, push_code_span, push_command_block, push_inert_prose,
@@ -78,6 +78,8 @@ pub(crate) struct Notification {
     pub related_resources: Vec<String>,
     /// Values are made inert ASCII here.
     pub additional_context: BTreeMap<&'static str, String>,
+    /// `metadata.enableCustomActions`: only the approval alert asks for buttons.
+    pub enable_custom_actions: bool,
 }
 
 /// The custom notification's schema, in its order.
@@ -108,6 +110,8 @@ struct Metadata {
     event_type: &'static str,
     related_resources: Vec<String>,
     additional_context: BTreeMap<&'static str, String>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    enable_custom_actions: bool,
 }
 
 impl Notification {
@@ -141,8 +145,17 @@ impl Notification {
                 additional_context: self
                     .additional_context
                     .into_iter()
-                    .map(|(key, value)| (key, inert_ascii(&value, 256)))
+                    // The approval token may use a custom action variable's 1,024.
+                    .map(|(key, value)| {
+                        let max = if key == "approvalToken" {
+                            crate::approval::MAX_TOKEN_CHARS
+                        } else {
+                            256
+                        };
+                        (key, inert_ascii(&value, max))
+                    })
                     .collect(),
+                enable_custom_actions: self.enable_custom_actions,
             },
         };
         // Serializing plain structs of strings cannot fail; the fallback is never taken.
@@ -576,6 +589,24 @@ pub(crate) fn chat_message(plan: &Plan, outcome: &Outcome, view: &View, _budget:
     if let Some(entry) = view.entry {
         context.insert("actionability", entry.actionability.as_str().to_owned());
     }
+    // Approve mode: the values the "Approve OVERWRITE" custom action picks up.
+    let offer = match outcome {
+        Outcome::Skipped {
+            reason:
+                SkipReason::ApprovalOffered {
+                    token,
+                    function,
+                    expires_at,
+                },
+            ..
+        } => {
+            context.insert("approvalToken", token.clone());
+            context.insert("approveFunction", function.clone());
+            context.insert("approvalExpiresAt", crate::approval::time(*expires_at));
+            true
+        }
+        _ => false,
+    };
     let place = match (&cluster, &region) {
         (Some(cluster), Some(region)) => format!("{cluster} ({region}): "),
         (Some(cluster), None) => format!("{cluster}: "),
@@ -593,6 +624,7 @@ pub(crate) fn chat_message(plan: &Plan, outcome: &Outcome, view: &View, _budget:
         event_type: plan.event.envelope.transition.detail_type(),
         related_resources: related,
         additional_context: context,
+        enable_custom_actions: offer,
     }
     .into_json()
 }

@@ -64,11 +64,15 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
     let cluster = event.cluster_name().map(|c| clip(c, budget.name));
     let account = event.resource_account().map(|a| clip(a, budget.name));
     let region = envelope.region.as_deref().map(|r| clip(r, budget.name));
-    let (did, did_command) = describe_outcome(
+    let (mut did, did_command) = describe_outcome(
         outcome,
         envelope.region.as_deref().filter(|r| is_region(r)),
         budget,
     );
+    // In approve mode a call is only ever made on a verified approval.
+    if plan.mode == crate::policy::RemediationMode::Approve && outcome.update_id().is_some() {
+        did = format!("Approved in chat (or from the CLI) and re-checked: {did}");
+    }
     let mut view = View {
         severity: Severity::High,
         headline: Cow::Borrowed(""),

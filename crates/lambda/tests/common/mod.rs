@@ -277,6 +277,87 @@ fn start_query_problem(body: &Value, expected_names: &[&str]) -> Option<String> 
     None
 }
 
+/// The approval key the fake KMS holds (`APPROVAL_KEY_ID`) and its secret.
+pub const KMS_KEY_ID: &str =
+    "arn:aws:kms:us-east-1:111122223333:key/0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+const KMS_SECRET: &[u8] = b"the fake KMS's HMAC_256 key material, never in the function";
+
+/// HMAC-SHA256 (RFC 2104) over sha2, as KMS computes it for an HMAC_256 key.
+pub fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
+}
+
+/// The MAC the fake KMS gives `message` (for tests that forge or check tokens).
+pub fn kms_mac_of(message: &[u8]) -> Vec<u8> {
+    hmac_sha256(KMS_SECRET, message)
+}
+
+/// KMS `GenerateMac` and `VerifyMac` (JSON 1.1): the key id and algorithm
+/// must be the approval key's, the MAC is really computed and compared.
+fn kms_mac(op: &str, body: &[u8], delay: Duration) -> ResponseTemplate {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    let error = |code: &'static str, message: &'static str| {
+        json_error(&Failure {
+            status: 400,
+            code,
+            message,
+            times: None,
+        })
+        .set_delay(delay)
+    };
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    if body["KeyId"] != KMS_KEY_ID {
+        return error("NotFoundException", "the fake KMS has no such key");
+    }
+    if body["MacAlgorithm"] != "HMAC_SHA_256" {
+        return error(
+            "InvalidKeyUsageException",
+            "the key is HMAC_256: HMAC_SHA_256 only",
+        );
+    }
+    let Some(message) = body["Message"]
+        .as_str()
+        .and_then(|m| STANDARD.decode(m).ok())
+    else {
+        return error("ValidationException", "Message is not base64");
+    };
+    let mac = kms_mac_of(&message);
+    let ok = |value: Value| {
+        ResponseTemplate::new(200)
+            .insert_header("content-type", "application/x-amz-json-1.1")
+            .set_body_json(value)
+            .set_delay(delay)
+    };
+    if op == "GenerateMac" {
+        return ok(
+            json!({"Mac": STANDARD.encode(&mac), "KeyId": KMS_KEY_ID, "MacAlgorithm": "HMAC_SHA_256"}),
+        );
+    }
+    match body["Mac"].as_str().and_then(|m| STANDARD.decode(m).ok()) {
+        Some(given) if given == mac => {
+            ok(json!({"MacValid": true, "KeyId": KMS_KEY_ID, "MacAlgorithm": "HMAC_SHA_256"}))
+        }
+        _ => error("KMSInvalidMacException", "the MAC does not match"),
+    }
+}
+
 fn json_error(failure: &Failure) -> ResponseTemplate {
     ResponseTemplate::new(failure.status)
         .insert_header("content-type", "application/x-amz-json-1.1")
@@ -407,6 +488,8 @@ impl Respond for Responder {
         let op = match target.as_str() {
             "Logs_20140328.StartQuery" => "StartQuery",
             "Logs_20140328.GetQueryResults" => "GetQueryResults",
+            "TrentService.GenerateMac" => "GenerateMac",
+            "TrentService.VerifyMac" => "VerifyMac",
             _ => operation(request.method.as_str(), &path, &request.body),
         };
         let mut state = self.0.lock().unwrap();
@@ -432,7 +515,10 @@ impl Respond for Responder {
             }
             let template = if op == "Publish" || op == "AssumeRole" {
                 query_error(&failure)
-            } else if matches!(op, "StartQuery" | "GetQueryResults") {
+            } else if matches!(
+                op,
+                "StartQuery" | "GetQueryResults" | "GenerateMac" | "VerifyMac"
+            ) {
                 json_error(&failure)
             } else {
                 rest_error(&failure)
@@ -450,6 +536,7 @@ impl Respond for Responder {
                 .set_delay(delay)
         };
         match op {
+            "GenerateMac" | "VerifyMac" => kms_mac(op, &request.body, delay),
             "DescribeAddon" => match state.addon_status {
                 None => rest_error(&Failure {
                     status: 404,
@@ -784,6 +871,11 @@ pub async fn clients(aws: &str, sns: &str) -> AwsClients {
         ),
         logs: aws_sdk_cloudwatchlogs::Client::from_conf(
             aws_sdk_cloudwatchlogs::config::Builder::from(&base)
+                .endpoint_url(aws)
+                .build(),
+        ),
+        kms: aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&base)
                 .endpoint_url(aws)
                 .build(),
         ),
