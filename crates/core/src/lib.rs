@@ -20,6 +20,7 @@ pub mod issue;
 pub mod pipeline;
 pub mod policy;
 pub mod render;
+pub mod sweep;
 pub mod text;
 
 pub use catalog::{Actionability, Entry, Severity, classify};
