@@ -159,7 +159,7 @@ impl App {
         invocation: Invocation,
     ) -> Result<Reply, HandlerError> {
         if coverage_core::sweep::is_sweep(&payload) {
-            return self.sweep(invocation).await.map(Reply::Sweep);
+            return Box::pin(self.sweep(invocation)).await.map(Reply::Sweep);
         }
         if is_follow_up(&payload) {
             self.follow_up(payload, invocation)

@@ -237,7 +237,8 @@ impl App {
             return report;
         };
         invocation.now_ms = Some(now);
-        match self.handle_swept(event, invocation).await {
+        // Boxed: the pipeline's future is large, and the sweep holds several.
+        match Box::pin(self.handle_swept(event, invocation)).await {
             Ok(summary) => {
                 report.done = summary.outcome;
                 report.update_id = summary.update_id;
