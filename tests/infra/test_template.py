@@ -478,3 +478,20 @@ def test_approval_channels_are_optional_and_may_only_invoke_this_function(templa
         assert channel["GuardrailPolicies"] == [{"Ref": "ChatChannelInvokePolicy"}], name
         assert channel["CustomizationResourceArns"] == [{"Ref": "ApproveCustomAction"}], name
         assert channel["SnsTopicArns"] == [{"Ref": "AlertTopic"}], name
+def test_the_sweep_schedule_invokes_the_function_with_the_sweep_payload(template: dict[str, Any]) -> None:
+    schedule = template["Resources"]["SweepSchedule"]
+    assert schedule["Type"] == "AWS::Scheduler::Schedule"
+    props = schedule["Properties"]
+    assert props["ScheduleExpression"] == {"Ref": "SweepRate"}
+    assert template["Parameters"]["SweepRate"]["Default"] == "rate(6 hours)"
+    pattern = re.compile(template["Parameters"]["SweepRate"]["AllowedPattern"])
+    assert pattern.match("rate(6 hours)") and pattern.match("rate(1 day)") and pattern.match("cron(0 */6 * * ? *)")
+    assert not pattern.match("rate(0 hours)") and not pattern.match("every 6 hours")
+    # Delivered by the one Scheduler role, whose only permission is
+    # lambda:InvokeFunction on this function and whose trust is this group.
+    assert props["GroupName"] == {"Ref": "FollowUpScheduleGroup"}
+    target = props["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": ["CoverageFunction", "Arn"]}
+    assert target["RoleArn"] == {"Fn::GetAtt": ["FollowUpSchedulerRole", "Arn"]}
+    assert json.loads(target["Input"]) == {"sweep": {}}
+    assert "FollowUpSchedulerInvokePolicy" in _as_list(schedule["DependsOn"])

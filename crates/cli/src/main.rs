@@ -652,7 +652,7 @@ fn every_command(cluster: &str, region: &str, account: &str) -> Result<String> {
         ("nothing-known", CommandContext::new(None, None, None, "")),
     ];
     let mut commands = Vec::new();
-    for entry in catalog::entries() {
+    for entry in catalog::all_entries() {
         for (variant, context) in &variants {
             for filled in fill_commands(entry, context) {
                 if filled.kind == CommandKind::Shell {
@@ -698,10 +698,11 @@ fn every_command(cluster: &str, region: &str, account: &str) -> Result<String> {
 fn print_catalog(format: CatalogFormat) -> Result<String> {
     Ok(match format {
         CatalogFormat::Json => {
-            let entries: Vec<_> = catalog::entries()
+            let entries: Vec<_> = catalog::all_entries()
                 .map(|entry| {
                     json!({
                         "id": entry.id,
+                        "ours": catalog::our_entries().any(|ours| ours == entry),
                         "title": entry.title,
                         "issue_types": entry.types.names(),
                         "addon_issue_codes": entry.codes.names(),
@@ -766,10 +767,29 @@ fn catalog_markdown() -> String {
             cell(entry.title)
         ));
     }
-    out.push_str("\n## Entries\n");
-    for entry in catalog::entries() {
+    out.push_str(
+        "\nEntries of our own: not in GuardDuty's table (no issue string carries them, `classify` never returns them); the sweep finds them.\n\n\
+         | id (ours) | found by | severity | actionability | title |\n\
+         |---|---|---|---|---|\n",
+    );
+    for entry in catalog::our_entries() {
         out.push_str(&format!(
-            "\n### `{}`: {}\n\n{}\n\n",
+            "| `{}` | the sweep | {} | {} | {} |\n",
+            entry.id,
+            entry.severity.as_str(),
+            entry.actionability.as_str(),
+            cell(entry.title)
+        ));
+    }
+    out.push_str("\n## Entries\n");
+    for entry in catalog::all_entries() {
+        let ours = if catalog::our_entries().any(|ours| ours == entry) {
+            " (ours)"
+        } else {
+            ""
+        };
+        out.push_str(&format!(
+            "\n### `{}`{ours}: {}\n\n{}\n\n",
             entry.id, entry.title, entry.why
         ));
         for (index, step) in entry.steps.iter().enumerate() {

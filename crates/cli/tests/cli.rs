@@ -651,6 +651,10 @@ fn the_generated_catalog_in_docs_is_up_to_date() {
         .output()
         .unwrap();
     let entries: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(entries.len(), 24);
-    assert_eq!(entries.last().unwrap()["id"], "unrecognized");
+    // GuardDuty's 24 (the catch-all last), then ours (the sweep's).
+    assert_eq!(entries.len(), 25);
+    assert_eq!(entries[23]["id"], "unrecognized");
+    assert_eq!(entries[23]["ours"], false);
+    assert_eq!(entries[24]["id"], "partial-coverage");
+    assert_eq!(entries[24]["ours"], true);
 }

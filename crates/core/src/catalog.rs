@@ -203,7 +203,19 @@ pub fn entries() -> impl Iterator<Item = &'static Entry> {
 }
 
 pub fn entry(id: &str) -> Option<&'static Entry> {
-    entries().find(|entry| entry.id == id)
+    all_entries().find(|entry| entry.id == id)
+}
+
+/// The entries of our own: findings no GuardDuty issue string carries (the
+/// sweep's), so they are not in GuardDuty's table nor in the reference, and
+/// `classify` never returns them. `docs/catalog.md` lists them apart.
+pub fn our_entries() -> impl Iterator<Item = &'static Entry> {
+    std::iter::once(&PARTIAL_COVERAGE)
+}
+
+/// GuardDuty's entries, then ours: everything an alert or digest can name.
+pub fn all_entries() -> impl Iterator<Item = &'static Entry> {
+    entries().chain(our_entries())
 }
 
 // ---------------------------------------------------------------------------
@@ -1005,6 +1017,47 @@ pub static UNRECOGNIZED: Entry = Entry {
     ],
     commands: &[CLUSTER_COVERAGE, DESCRIBE_ADDON, KUBECONFIG, AGENT_PODS],
     links: &[LINK_EKS_COVERAGE, LINK_ADDON_ISSUE],
+};
+
+/// Ours (the sweep's): GuardDuty says HEALTHY, yet fewer nodes are covered
+/// than are compatible, so some nodes run without an agent pod.
+pub static PARTIAL_COVERAGE: Entry = Entry {
+    id: "partial-coverage",
+    types: Types::Any,
+    codes: Codes::Any,
+    phrases: &[],
+    severity: Severity::Medium,
+    actionability: Actionability::Manual,
+    title: "Partially covered cluster: some nodes have no GuardDuty agent (found by the sweep)",
+    why: "GuardDuty reports the cluster HEALTHY, but it covers fewer nodes than are compatible: the agent DaemonSet has no pod on some nodes, and their runtime activity is not monitored. No GuardDuty issue string says so; the sweep found it from coveredNodes < compatibleNodes.",
+    steps: &[
+        "List the nodes without an agent pod (the command below compares the node list with the agent pods' nodes).",
+        "Custom taints: the agent DaemonSet tolerates only the taints it ships with; a node with a custom NoSchedule or NoExecute taint gets no agent pod. Compare the nodes' taints with the DaemonSet's tolerations, and add the toleration through the add-on's configuration values rather than by editing the DaemonSet.",
+        "Unsupported node OS or architecture: the agent runs only on supported Linux nodes (for example not on Windows or Bottlerocket versions it does not support); such nodes are not compatible and need no action, otherwise check the node's OS image and kernel.",
+        "Pending agent pods: describe them; insufficient CPU or memory, a too-many-pods limit or a priority class problem keeps the pod off its node.",
+        "Once every node runs an agent pod, GuardDuty's coveredNodes equals compatibleNodes and the next sweep no longer lists the cluster.",
+    ],
+    commands: &[
+        KUBECONFIG,
+        shell(
+            "Nodes without an agent pod",
+            "comm -23 <(kubectl get nodes -o custom-columns=NAME:.metadata.name --no-headers | sort) <(kubectl get pods -n amazon-guardduty -o custom-columns=NODE:.spec.nodeName --no-headers | sort -u)",
+        ),
+        shell(
+            "Each node's taints, OS and architecture",
+            "kubectl get nodes -o custom-columns=NAME:.metadata.name,TAINTS:.spec.taints[*].key,EFFECT:.spec.taints[*].effect,OS:.status.nodeInfo.operatingSystem,ARCH:.status.nodeInfo.architecture",
+        ),
+        shell(
+            "The agent DaemonSet's tolerations",
+            "kubectl get daemonset aws-guardduty-agent -n amazon-guardduty -o custom-columns=KEY:.spec.template.spec.tolerations[*].key,EFFECT:.spec.template.spec.tolerations[*].effect",
+        ),
+        shell(
+            "Pending agent pods",
+            "kubectl get pods -n amazon-guardduty --field-selector=status.phase=Pending -o wide",
+        ),
+        CLUSTER_COVERAGE,
+    ],
+    links: &[LINK_EKS_COVERAGE],
 };
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod render;
+pub mod sweep;
 pub mod text;
 
 pub use catalog::{Actionability, Entry, Severity, classify};

@@ -50,6 +50,7 @@ pub enum HandlerError {
 pub enum Reply {
     Event(Summary),
     FollowUp(FollowUpSummary),
+    Sweep(coverage_core::sweep::SweepSummary),
 }
 
 /// The function's state across invocations: configuration and clients, built once.
@@ -157,6 +158,9 @@ impl App {
         payload: Value,
         invocation: Invocation,
     ) -> Result<Reply, HandlerError> {
+        if coverage_core::sweep::is_sweep(&payload) {
+            return Box::pin(self.sweep(invocation)).await.map(Reply::Sweep);
+        }
         if is_follow_up(&payload) {
             self.follow_up(payload, invocation)
                 .await
@@ -200,6 +204,27 @@ impl App {
         payload: Value,
         invocation: Invocation,
     ) -> Result<Summary, HandlerError> {
+        self.handle_with(payload, invocation, false).await
+    }
+
+    /// A cluster the sweep found unhealthy, as its event: the same
+    /// pipeline, its alert published only when the OVERWRITE was attempted
+    /// (`sweep::alerts_individually`); else its summary's message id is
+    /// `sweep::DIGEST_ONLY` and the digest lists it.
+    pub(crate) async fn handle_swept(
+        &self,
+        payload: Value,
+        invocation: Invocation,
+    ) -> Result<Summary, HandlerError> {
+        self.handle_with(payload, invocation, true).await
+    }
+
+    async fn handle_with(
+        &self,
+        payload: Value,
+        invocation: Invocation,
+        swept: bool,
+    ) -> Result<Summary, HandlerError> {
         let pipeline = match Pipeline::new(&payload, &self.settings, invocation) {
             Ok(pipeline) => pipeline,
             Err(error) => {
@@ -218,11 +243,15 @@ impl App {
             action = field::Empty,
             outcome = field::Empty,
         );
-        self.drive(pipeline).instrument(span).await
+        self.drive(pipeline, swept).instrument(span).await
     }
 
     /// Do what the pipeline asks until it is done.
-    async fn drive(&self, mut pipeline: Pipeline<'_>) -> Result<Summary, HandlerError> {
+    async fn drive(
+        &self,
+        mut pipeline: Pipeline<'_>,
+        swept: bool,
+    ) -> Result<Summary, HandlerError> {
         // A member's clients, from its reads to its write: one set of
         // credentials for the whole event.
         let mut assumed: Option<std::sync::Arc<MemberClients>> = None;
@@ -352,6 +381,15 @@ impl App {
                     deadline_ms,
                 } => {
                     self.record(&pipeline);
+                    if swept
+                        && !pipeline
+                            .outcome()
+                            .is_some_and(coverage_core::sweep::alerts_individually)
+                    {
+                        let digest_only = Ok(crate::sweep::DIGEST_ONLY.to_owned());
+                        pipeline.published(digest_only, now_ms());
+                        continue;
+                    }
                     let result = self.publish(message, deadline_ms).await;
                     pipeline.published(result, now_ms());
                 }
@@ -652,6 +690,52 @@ impl App {
             span.record("action", outcome.action_label());
             span.record("outcome", outcome.label().as_str());
         }
+    }
+}
+
+/// What the sweep's shell (`crate::sweep`) borrows from the function's state.
+impl App {
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub(crate) fn clients(&self) -> &AwsClients {
+        &self.clients
+    }
+
+    pub(crate) fn destination_name(&self) -> String {
+        self.destination.describe()
+    }
+
+    /// The own account's detector id, within `read` and `deadline_ms` (cached).
+    pub(crate) async fn own_detector(
+        &self,
+        read: std::time::Duration,
+        deadline_ms: u64,
+    ) -> Fact<String> {
+        let gatherer = Gatherer {
+            clients: &self.clients,
+            timeout: read,
+            deadline_ms,
+            detector_cache: &self.detector_cache,
+        };
+        gatherer.detector().await
+    }
+
+    pub(crate) async fn member_clients_for(
+        &self,
+        member: &coverage_core::guardrails::MemberAccess,
+        deadline_ms: u64,
+    ) -> Result<std::sync::Arc<MemberClients>, String> {
+        self.member_clients(member, deadline_ms).await
+    }
+
+    pub(crate) async fn publish_message(
+        &self,
+        message: &coverage_core::Message,
+        deadline_ms: u64,
+    ) -> Result<String, String> {
+        self.publish(message, deadline_ms).await
     }
 }
 

@@ -19,6 +19,7 @@ pub mod payload;
 pub mod publish;
 pub mod remediate;
 pub mod schedule;
+pub mod sweep;
 pub mod tls;
 
 pub use config::{Config, ConfigError, MessageFormat};

@@ -83,7 +83,7 @@ async fn overwrite(fake: &FakeAws, app: &App) -> Value {
 async fn follow_up(app: &App, input: Value, request_id: &str) -> coverage_core::FollowUpSummary {
     match app.dispatch(input, delivery(request_id)).await.unwrap() {
         Reply::FollowUp(summary) => summary,
-        Reply::Event(summary) => panic!("a follow-up was handled as an event: {summary:?}"),
+        other => panic!("a follow-up was handled as something else: {other:?}"),
     }
 }
 

@@ -11,6 +11,7 @@
 
 mod attributes;
 mod chat;
+pub mod digest;
 mod plain;
 mod view;
 

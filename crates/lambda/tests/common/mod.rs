@@ -142,6 +142,13 @@ pub struct FakeState {
     pub credential_seconds: i64,
     /// CloudWatch Logs Insights over the cluster's audit log.
     pub logs: LogsState,
+    /// The sweep's fleet: each account's EKS coverage resources, answered
+    /// to a `ListCoverage` filtered on `RESOURCE_TYPE` `EKS`, `page_size` at
+    /// a time with `nextToken` (the index of the next resource).
+    pub fleet: HashMap<String, Vec<Value>>,
+    pub page_size: usize,
+    /// Accounts whose member role `AssumeRole` refuses (AccessDenied).
+    pub unreachable: Vec<String>,
 }
 
 /// The fake Logs Insights: the rows a completed query returns, how many
@@ -185,6 +192,9 @@ impl Default for FakeState {
             schedules: HashMap::new(),
             credential_seconds: 3600,
             logs: LogsState::default(),
+            fleet: HashMap::new(),
+            page_size: 2,
+            unreachable: Vec::new(),
         }
     }
 }
@@ -651,6 +661,18 @@ impl Respond for Responder {
                     "statistics": {"recordsMatched": matched as f64, "recordsScanned": 1000.0, "bytesScanned": 100000.0}}))
             }
             "ListDetectors" => ok(json!({"detectorIds": [DETECTOR]})),
+            "ListCoverage" if sweep_listing(&request.body) => {
+                let account = member.clone().unwrap_or_else(|| ACCOUNT.to_owned());
+                let body: Value = serde_json::from_slice(&request.body).unwrap_or(Value::Null);
+                let from: usize = body["nextToken"].as_str().and_then(|t| t.parse().ok()).unwrap_or(0);
+                let all = state.fleet.get(&account).cloned().unwrap_or_default();
+                let to = (from + state.page_size).min(all.len());
+                let mut page = json!({"resources": all[from.min(to)..to].to_vec()});
+                if to < all.len() {
+                    page["nextToken"] = json!(to.to_string());
+                }
+                ok(page)
+            }
             "ListCoverage" => ok(json!({"resources": [{
                 "resourceId": CLUSTER, "detectorId": DETECTOR,
                 // Read with a member's role: that member's coverage.
@@ -671,6 +693,9 @@ impl Respond for Responder {
                 }
                 let arn = &form["RoleArn"];
                 let account = arn.split(':').nth(4).unwrap_or_default();
+                if state.unreachable.iter().any(|a| a == account) {
+                    return query_error(&Failure { status: 403, code: "AccessDenied", message: "not authorized to perform sts:AssumeRole", times: None });
+                }
                 let expiration = coverage_core::decide::format_time(now() + state.credential_seconds);
                 ResponseTemplate::new(200)
                     .insert_header("content-type", "text/xml")
@@ -692,6 +717,39 @@ impl Respond for Responder {
             _ => ResponseTemplate::new(400).set_body_string(format!("the fake does not know {} {path}", request.method)),
         }
     }
+}
+
+/// Whether a `ListCoverage` body is the sweep's (filtered on the resource
+/// type EKS) rather than an event's (filtered on one cluster).
+fn sweep_listing(body: &[u8]) -> bool {
+    let body: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let criteria = body["filterCriteria"]["filterCriterion"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    criteria.iter().any(|c| {
+        c["criterionKey"] == "RESOURCE_TYPE" && c["filterCondition"]["equals"] == json!(["EKS"])
+    })
+}
+
+/// One EKS coverage resource of the sweep's fleet.
+pub fn fleet_resource(
+    account: &str,
+    cluster: &str,
+    status: &str,
+    issue: Option<&str>,
+    covered: i64,
+    compatible: i64,
+) -> Value {
+    json!({
+        "resourceId": cluster, "detectorId": DETECTOR, "accountId": account,
+        "coverageStatus": status, "issue": issue,
+        "resourceDetails": {"resourceType": "EKS", "eksClusterDetails": {
+            "clusterName": cluster, "coveredNodes": covered, "compatibleNodes": compatible,
+            "addonDetails": {"addonVersion": "v1.10.0-eksbuild.2", "addonStatus": if status == "HEALTHY" { "ACTIVE" } else { "DEGRADED" }},
+            "managementType": "AUTO_MANAGED"}},
+        "updatedAt": now() - 120
+    })
 }
 
 /// The fake EKS + GuardDuty + SNS endpoint.

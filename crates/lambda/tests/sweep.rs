@@ -1,0 +1,238 @@
+//! The sweep against the local HTTP fake: two accounts (the own one and a
+//! member), a third whose member role cannot be assumed; unhealthy (one
+//! `ConfigurationConflict`), partially covered and healthy clusters, listed
+//! two per page, with throttled `ListCoverage` answers the SDK retries. One
+//! digest names each unhealthy and partial cluster and the unreachable
+//! account; in enforce mode only the conflict cluster gets an `UpdateAddon`
+//! (and its own alert); in dry-run none does and only the digest is posted.
+
+// Test helpers may fail loudly: a panic is a test failure.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use common::{ACCOUNT, CLUSTER, FakeAws, TOPIC, clients, fleet_resource, home, members};
+use coverage_core::policy::{Policy, RemediationMode, parse_member_accounts};
+use coverage_lambda::{App, Config, MessageFormat, Reply};
+use serde_json::{Value, json};
+
+const MEMBER: &str = "444455556666";
+const UNREACHABLE: &str = "777788889999";
+const CONFLICT: &str = "Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found when trying to apply. Will not continue due to resolve conflicts mode. Conflicts: DaemonSet.apps aws-guardduty-agent - .spec.template.spec.containers[name=\"aws-guardduty-agent\"].image";
+const CPU: &str = "Addon Update Failed:EKS Addon Issue - InsufficientNumberOfReplicas: The add-on is unhealthy because it doesn't have the desired number of replicas. 0/1 nodes are available: 1 Insufficient cpu.";
+
+async fn app(fake: &FakeAws, mode: RemediationMode) -> App {
+    let config = Config {
+        alert_topic_arn: Some(TOPIC.to_owned()),
+        message_format: MessageFormat::Chat,
+        policy: Policy {
+            mode,
+            members: parse_member_accounts(&format!("{MEMBER},{UNREACHABLE}")).unwrap(),
+            ..Policy::default()
+        },
+        // Generous: the SDK's own retries with backoff must fit inside.
+        fact_read_timeout: Duration::from_secs(10),
+        ..Config::default()
+    };
+    App::with_clients(config, clients(&fake.uri(), &fake.uri()).await)
+        .with_members(members(&fake.uri()).await)
+}
+
+fn fleet(fake: &FakeAws) {
+    fake.set(|state| {
+        state.fleet.insert(
+            ACCOUNT.to_owned(),
+            vec![
+                fleet_resource(ACCOUNT, CLUSTER, "UNHEALTHY", Some(CONFLICT), 0, 3),
+                fleet_resource(ACCOUNT, "tainted-nodes", "HEALTHY", None, 4, 6),
+                fleet_resource(ACCOUNT, "all-good", "HEALTHY", None, 5, 5),
+            ],
+        );
+        state.fleet.insert(
+            MEMBER.to_owned(),
+            vec![
+                fleet_resource(MEMBER, "member-cpu", "UNHEALTHY", Some(CPU), 1, 4),
+                fleet_resource(MEMBER, "member-partial", "HEALTHY", None, 1, 2),
+                fleet_resource(MEMBER, "member-good-1", "HEALTHY", None, 2, 2),
+                fleet_resource(MEMBER, "member-good-2", "HEALTHY", None, 2, 2),
+            ],
+        );
+        state.unreachable = vec![UNREACHABLE.to_owned()];
+    });
+    // Throttled twice: the SDK's standard retry backs off and tries again.
+    fake.fail(
+        "ListCoverage",
+        400,
+        "ThrottlingException",
+        "Rate exceeded",
+        Some(2),
+    );
+}
+
+async fn sweep(app: &App) -> coverage_core::sweep::SweepSummary {
+    match app.dispatch(json!({"sweep": {}}), home()).await.unwrap() {
+        Reply::Sweep(summary) => summary,
+        other => panic!("a sweep was handled as something else: {other:?}"),
+    }
+}
+
+fn published(fake: &FakeAws) -> Vec<Value> {
+    fake.requests("Publish")
+        .iter()
+        .map(|r| serde_json::from_str(&r.form()["Message"]).unwrap())
+        .collect()
+}
+
+fn digests(fake: &FakeAws) -> Vec<Value> {
+    published(fake)
+        .into_iter()
+        .filter(|m| {
+            m["metadata"]["threadId"]
+                .as_str()
+                .unwrap()
+                .starts_with("guardduty-coverage-sweep/")
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn enforce_sweep_remediates_only_the_conflict_and_posts_one_digest() {
+    let fake = FakeAws::start().await;
+    fleet(&fake);
+    let summary = sweep(&app(&fake, RemediationMode::Enforce).await).await;
+
+    // Counts over both listed accounts; the third is unreachable.
+    assert_eq!(
+        (
+            summary.healthy,
+            summary.unhealthy,
+            summary.partial,
+            summary.unknown
+        ),
+        (3, 2, 2, 0)
+    );
+    assert_eq!(summary.accounts_swept, 2);
+    assert_eq!(summary.unreachable_accounts.len(), 1);
+    assert_eq!(summary.unreachable_accounts[0].account, UNREACHABLE);
+    assert!(
+        summary.unreachable_accounts[0].why.contains("AccessDenied"),
+        "{:?}",
+        summary.unreachable_accounts
+    );
+    assert!(summary.not_reached_clusters.is_empty() && summary.not_reached_accounts.is_empty());
+
+    // One UpdateAddon, for the conflict cluster, with the own role.
+    let updates = fake.requests("UpdateAddon");
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert!(
+        updates[0].path.contains(&format!("/clusters/{CLUSTER}/")),
+        "{}",
+        updates[0].path
+    );
+    let conflict = summary
+        .clusters
+        .iter()
+        .find(|c| c.cluster == CLUSTER)
+        .unwrap();
+    assert_eq!(conflict.done, "update-started");
+    assert_eq!(conflict.catalog_id, Some("addon-configuration-conflict"));
+    assert!(conflict.alert.is_some() && conflict.update_id.is_some());
+    let cpu = summary
+        .clusters
+        .iter()
+        .find(|c| c.cluster == "member-cpu")
+        .unwrap();
+    assert_eq!(cpu.catalog_id, Some("addon-insufficient-cpu"));
+    assert_eq!(cpu.alert, None, "{cpu:?}");
+    for partial in ["tainted-nodes", "member-partial"] {
+        let c = summary
+            .clusters
+            .iter()
+            .find(|c| c.cluster == partial)
+            .unwrap();
+        assert_eq!(
+            (c.catalog_id, c.done.as_str()),
+            (Some("partial-coverage"), "listed")
+        );
+    }
+
+    // Published: the conflict's own alert, then one digest.
+    let messages = published(&fake);
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    let digests = digests(&fake);
+    assert_eq!(digests.len(), 1);
+    let description = digests[0]["content"]["description"].as_str().unwrap();
+    for name in [
+        CLUSTER,
+        "tainted-nodes",
+        "member-cpu",
+        "member-partial",
+        UNREACHABLE,
+    ] {
+        assert!(
+            description.contains(&format!("`{name}`")),
+            "{name} in {description}"
+        );
+    }
+    assert!(!description.contains("all-good") && !description.contains("member-good"));
+    assert!(description.contains("UNREACHABLE"));
+    assert!(description.contains("done: `update-started`"));
+    assert!(description.contains(&format!("Account `{ACCOUNT}`: 1 healthy, 1 unhealthy, 1 partial, 0 unknown; 64% of compatible nodes covered (9/14)")), "{description}");
+
+    // Every page followed, in each listed account, throttled calls retried.
+    let listings: Vec<Value> = fake
+        .requests("ListCoverage")
+        .iter()
+        .map(|r| r.json())
+        .filter(|b| b["filterCriteria"]["filterCriterion"][0]["criterionKey"] == "RESOURCE_TYPE")
+        .collect();
+    let tokens: Vec<Option<&str>> = listings.iter().map(|b| b["nextToken"].as_str()).collect();
+    assert_eq!(
+        tokens.iter().filter(|t| **t == Some("2")).count(),
+        2,
+        "{tokens:?}"
+    );
+    assert!(
+        listings.len() >= 4 + 2,
+        "two pages per account and two throttled answers: {tokens:?}"
+    );
+    assert!(listings.iter().all(|b| b["maxResults"] == 50));
+}
+
+#[tokio::test]
+async fn a_second_sweep_does_not_repeat_the_remediation() {
+    let fake = FakeAws::start().await;
+    fleet(&fake);
+    let app = app(&fake, RemediationMode::Enforce).await;
+    sweep(&app).await;
+    // The update is still running: the next sweep finds the cluster unhealthy again.
+    let summary = sweep(&app).await;
+    assert_eq!(fake.requests("UpdateAddon").len(), 1);
+    let conflict = summary
+        .clusters
+        .iter()
+        .find(|c| c.cluster == CLUSTER)
+        .unwrap();
+    assert!(conflict.done.starts_with("skipped-"), "{conflict:?}");
+    assert_eq!(conflict.alert, None);
+    assert_eq!(digests(&fake).len(), 2);
+}
+
+#[tokio::test]
+async fn dry_run_sweep_writes_nothing_and_posts_only_the_digest() {
+    let fake = FakeAws::start().await;
+    fleet(&fake);
+    let summary = sweep(&app(&fake, RemediationMode::DryRun).await).await;
+    assert!(fake.requests("UpdateAddon").is_empty());
+    assert_eq!(published(&fake).len(), 1);
+    assert_eq!(digests(&fake).len(), 1);
+    let conflict = summary
+        .clusters
+        .iter()
+        .find(|c| c.cluster == CLUSTER)
+        .unwrap();
+    assert_eq!(conflict.done, "skipped-dry-run");
+    assert_eq!(summary.digest_messages.len(), 1);
+}
