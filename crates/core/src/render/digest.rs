@@ -169,7 +169,7 @@ pub fn digest_messages(digest: &Digest, format: MessageFormat) -> Vec<Message> {
                     title: headline.clone(),
                     description: format!("**Coverage sweep** started {started}{of}\n\n{part}"),
                     next_steps: vec![
-                        "Each listed cluster's catalog entry has its steps and commands: `coverage explain` or docs/catalog.md; run `coverage sweep` from a terminal to see this digest on demand.".to_owned(),
+                        "Each listed cluster's catalog entry has its steps and commands: `coverage explain` or docs/catalog.md.".to_owned(),
                     ],
                     keywords: vec![
                         "GuardDuty".to_owned(),
@@ -181,6 +181,7 @@ pub fn digest_messages(digest: &Digest, format: MessageFormat) -> Vec<Message> {
                     event_type: "GuardDuty coverage sweep",
                     related_resources: Vec::new(),
                     additional_context: BTreeMap::from([("part", format!("{number}/{count}"))]),
+                    enable_custom_actions: false,
                 }
                 .into_json(),
                 MessageFormat::Text => format!("{headline}\nStarted {started}\n\n{part}\n"),
