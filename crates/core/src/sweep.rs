@@ -163,8 +163,9 @@ pub fn synthesized_event(
 }
 
 /// Whether a swept cluster's own alert is published: only when the pipeline
-/// attempted the write (started, in flight, failed or unanswered). Anything
-/// else (dry-run, a guardrail's skip, a manual issue) is in the digest only.
+/// attempted the write (started, in flight, failed or unanswered), or, in
+/// approve mode, offered the signed approval. Anything else (dry-run, a
+/// guardrail's skip, a manual issue) is in the digest only.
 pub fn alerts_individually(outcome: &Outcome) -> bool {
     matches!(
         outcome,
@@ -172,6 +173,12 @@ pub fn alerts_individually(outcome: &Outcome) -> bool {
             | Outcome::UpdateInFlight { .. }
             | Outcome::UpdateFailed { .. }
             | Outcome::UpdateOutcomeUnknown { .. }
+            // Approve mode: the signed offer is the alert the button hangs on;
+            // in the digest alone nobody could click it.
+            | Outcome::Skipped {
+                reason: crate::decide::SkipReason::ApprovalOffered { .. },
+                ..
+            }
     )
 }
 

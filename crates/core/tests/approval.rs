@@ -130,3 +130,114 @@ fn malformed_tokens_are_refused() {
     assert_eq!(token_text(&json!({"approve": "abc"})), Ok("abc"));
     assert!(token_text(&json!({"approve": 1})).is_err());
 }
+
+/// The claims' signed body with line `index` replaced, re-encoded, as a
+/// token with a well-formed MAC: what `Token::parse` makes of it.
+fn with_line(index: usize, value: &str) -> Result<Token, Rejection> {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let body = String::from_utf8(URL_SAFE_NO_PAD.decode(claims().signed()).unwrap()).unwrap();
+    let mut lines: Vec<String> = body.split('\n').map(str::to_owned).collect();
+    lines[index] = value.to_owned();
+    Token::parse(&token(&URL_SAFE_NO_PAD.encode(lines.join("\n")), &[7; 32]))
+}
+
+fn malformed_why(result: Result<Token, Rejection>) -> &'static str {
+    match result {
+        Err(Rejection::Malformed { why }) => why,
+        other => panic!("expected a malformed token, got {other:?}"),
+    }
+}
+
+#[test]
+fn the_length_limit_is_1024_characters_exactly() {
+    // 1,024 characters pass the length check (and fail on the missing '.').
+    assert_eq!(
+        malformed_why(Token::parse(&"x".repeat(1024))),
+        "no '.' between its two parts"
+    );
+    assert_eq!(
+        malformed_why(Token::parse(&"x".repeat(1025))),
+        "longer than 1,024 characters"
+    );
+}
+
+#[test]
+fn the_bound_add_on_version_must_be_a_version() {
+    const ADDON: usize = 6;
+    assert!(with_line(ADDON, "v1.10.0-eksbuild.2+x_y").is_ok());
+    assert!(with_line(ADDON, &"a".repeat(100)).is_ok());
+    for bad in ["", "v1 10", "v1;rm", &"a".repeat(101)] {
+        assert_eq!(
+            malformed_why(with_line(ADDON, bad)),
+            "the add-on version is not a version",
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn the_bound_configuration_hash_must_be_a_lowercase_sha256() {
+    const HASH: usize = 7;
+    assert!(with_line(HASH, &"0123456789abcdef".repeat(4)).is_ok());
+    for bad in [
+        "0".repeat(63),
+        "0".repeat(65),
+        format!("{}g", "0".repeat(63)),
+        format!("{}A", "0".repeat(63)),
+    ] {
+        assert_eq!(
+            malformed_why(with_line(HASH, &bad)),
+            "the configuration hash is not a SHA-256",
+            "{bad:?}"
+        );
+    }
+}
+
+#[test]
+fn each_refusal_has_its_own_label() {
+    let labels: Vec<&str> = [
+        Rejection::Malformed { why: "x" },
+        Rejection::BadSignature,
+        Rejection::NotVerified { why: "x".into() },
+        Rejection::Expired {
+            expired_at: 1,
+            now: 2,
+        },
+        Rejection::NotApproveMode,
+    ]
+    .iter()
+    .map(Rejection::label)
+    .collect();
+    assert_eq!(
+        labels,
+        [
+            "approval-malformed",
+            "approval-bad-signature",
+            "approval-not-verified",
+            "approval-expired",
+            "approval-not-approve-mode"
+        ]
+    );
+}
+
+#[test]
+fn the_terminal_commands_carry_the_token_the_function_and_the_region() {
+    use coverage_core::approval::{cli_command, payload, terminal_commands};
+    assert_eq!(payload("abc.DEF-_"), r#"{"approve":"abc.DEF-_"}"#);
+    assert_eq!(
+        cli_command("coverage-fn", "eu-west-1", "abc.def"),
+        "aws lambda invoke --region eu-west-1 --function-name coverage-fn \
+         --cli-binary-format raw-in-base64-out --payload '{\"approve\":\"abc.def\"}' /dev/stdout"
+    );
+    let named = terminal_commands("Ym9keQ", Some("coverage-fn"), "eu-west-1");
+    assert!(named.contains("printf %s 'Ym9keQ' > approval-body.txt"), "{named}");
+    assert!(named.contains("aws kms generate-mac --region eu-west-1"), "{named}");
+    assert!(named.contains("--function-name coverage-fn"), "{named}");
+    assert!(named.contains(r#"\"approve\":\"Ym9keQ.$MAC\""#), "{named}");
+    assert!(!named.contains("APPROVE_FUNCTION"), "{named}");
+    let unnamed = terminal_commands("Ym9keQ", None, "eu-west-1");
+    assert!(unnamed.contains(": \"${APPROVE_FUNCTION:?"), "{unnamed}");
+    assert!(unnamed.contains("--function-name \"$APPROVE_FUNCTION\""), "{unnamed}");
+    assert_eq!(unnamed.lines().count(), named.lines().count() + 1);
+}

@@ -229,6 +229,24 @@ fn only_an_attempted_write_gets_an_alert_of_its_own() {
     }));
     assert!(!sweep::alerts_individually(&Outcome::Skipped {
         reason: coverage_core::SkipReason::DryRun,
+        would_call: Some(r.clone()),
+        unchecked: vec![],
+    }));
+    // Approve mode: the offer carries the button, so it is posted; waiting
+    // for a token, or a token not signed, is not an offer.
+    assert!(sweep::alerts_individually(&Outcome::Skipped {
+        reason: coverage_core::SkipReason::ApprovalOffered {
+            token: "t".to_owned(),
+            function: "f".to_owned(),
+            expires_at: 1,
+        },
+        would_call: Some(r.clone()),
+        unchecked: vec![],
+    }));
+    assert!(!sweep::alerts_individually(&Outcome::Skipped {
+        reason: coverage_core::SkipReason::ApprovalNotSigned {
+            why: "KMS denied".to_owned()
+        },
         would_call: Some(r),
         unchecked: vec![],
     }));

@@ -394,7 +394,9 @@ impl App {
                     pipeline.published(result, now_ms());
                 }
                 Next::Done(summary) => {
-                    Self::count_event(&pipeline, true);
+                    // A swept cluster kept for the digest published nothing of its own.
+                    let published = summary.message_id != crate::sweep::DIGEST_ONLY;
+                    Self::count_event(&pipeline, Some(published));
                     tracing::info!(
                         update_id = summary.update_id.as_deref().unwrap_or("-"),
                         message_id = %summary.message_id,
@@ -403,7 +405,7 @@ impl App {
                     return Ok(summary);
                 }
                 Next::Failed(undelivered) => {
-                    Self::count_event(&pipeline, false);
+                    Self::count_event(&pipeline, Some(false));
                     return Err(self.not_published(
                         undelivered,
                         "alert not published; Lambda will retry the event",
@@ -672,8 +674,11 @@ impl App {
     }
 
     /// The event's metrics, once it ended: its publish and its outcome.
-    fn count_event(pipeline: &Pipeline<'_>, published: bool) {
-        let mut counts = vec![coverage_core::metrics::of_publish(published)];
+    fn count_event(pipeline: &Pipeline<'_>, published: Option<bool>) {
+        let mut counts: Vec<_> = published
+            .map(coverage_core::metrics::of_publish)
+            .into_iter()
+            .collect();
         if let Some(outcome) = pipeline.outcome() {
             counts.extend(coverage_core::metrics::of_outcome(outcome));
         }

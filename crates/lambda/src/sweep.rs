@@ -184,7 +184,9 @@ impl App {
         let mut ids = Vec::new();
         for message in digest_messages(&digest, settings.format) {
             let deadline = deadlines.publish_deadline_ms.unwrap_or(u64::MAX);
-            match self.publish_message(&message, deadline).await {
+            let published = self.publish_message(&message, deadline).await;
+            crate::emf::record(&[coverage_core::metrics::of_publish(published.is_ok())]);
+            match published {
                 Ok(id) => ids.push(id),
                 Err(why) => {
                     let error = HandlerError::Publish {
@@ -199,6 +201,14 @@ impl App {
             }
         }
         let summary = digest.summary(ids);
+        crate::emf::record(&coverage_core::metrics::of_sweep(
+            coverage_core::metrics::SweepTally {
+                healthy: summary.healthy,
+                unhealthy: summary.unhealthy,
+                partial: summary.partial,
+                accounts_unreachable: summary.unreachable_accounts.len() as u64,
+            },
+        ));
         tracing::info!(
             healthy = summary.healthy,
             unhealthy = summary.unhealthy,

@@ -317,3 +317,71 @@ async fn a_member_role_not_assumed_counts_an_unreachable_account() {
     );
     assert!(!counts.contains_key(&key("FactReadsFailed", Some("eks"))));
 }
+
+#[tokio::test]
+async fn a_sweep_counts_clusters_by_status_the_unreachable_account_and_only_what_it_published() {
+    let _turn = TURN.lock().await;
+    let emitter = emitter();
+    let _ = emitter.flush("before");
+    let fake = FakeAws::start().await;
+    let member = "444455556666";
+    let unreachable = "777788889999";
+    let conflict = "Addon Update Failed:EKS Addon Issue - ConfigurationConflict: Conflicts found when trying to apply. Will not continue due to resolve conflicts mode. Conflicts: DaemonSet.apps aws-guardduty-agent - .spec.template.spec.containers[name=\"aws-guardduty-agent\"].image";
+    fake.set(|state| {
+        state.fleet.insert(
+            common::ACCOUNT.to_owned(),
+            vec![
+                common::fleet_resource(
+                    common::ACCOUNT,
+                    common::CLUSTER,
+                    "UNHEALTHY",
+                    Some(conflict),
+                    0,
+                    3,
+                ),
+                common::fleet_resource(common::ACCOUNT, "tainted-nodes", "HEALTHY", None, 4, 6),
+                common::fleet_resource(common::ACCOUNT, "all-good", "HEALTHY", None, 5, 5),
+            ],
+        );
+        state.fleet.insert(
+            member.to_owned(),
+            vec![common::fleet_resource(
+                member,
+                "member-good",
+                "HEALTHY",
+                None,
+                2,
+                2,
+            )],
+        );
+        state.unreachable = vec![unreachable.to_owned()];
+    });
+    // Dry-run: the conflict cluster is in the digest only, so the one
+    // message published is the digest.
+    let app = App::with_clients(
+        config(RemediationMode::DryRun, &format!("{member},{unreachable}")),
+        clients(&fake.uri(), &fake.uri()).await,
+    )
+    .with_members(members(&fake.uri()).await);
+    let reply = app.dispatch(json!({"sweep": {}}), home()).await.unwrap();
+    assert!(
+        matches!(reply, coverage_lambda::Reply::Sweep(_)),
+        "{reply:?}"
+    );
+    let counts = flushed(&emitter, "req-sweep");
+    assert_eq!(
+        counts[&key("SweepClusters", Some("healthy"))],
+        3.0,
+        "{counts:?}"
+    );
+    assert_eq!(counts[&key("SweepClusters", Some("unhealthy"))], 1.0);
+    assert_eq!(counts[&key("SweepClusters", Some("partial"))], 1.0);
+    assert_eq!(counts[&key("AccountsUnreachable", None)], 1.0);
+    assert_eq!(counts[&key("RemediationsSkipped", Some("dry-run"))], 1.0);
+    assert_eq!(
+        counts[&key("AlertsPublished", None)],
+        fake.requests("Publish").len() as f64,
+        "one count per message SNS took"
+    );
+    assert_eq!(fake.requests("Publish").len(), 1, "the digest only");
+}
