@@ -231,13 +231,22 @@ fn the_terminal_commands_carry_the_token_the_function_and_the_region() {
          --cli-binary-format raw-in-base64-out --payload '{\"approve\":\"abc.def\"}' /dev/stdout"
     );
     let named = terminal_commands("Ym9keQ", Some("coverage-fn"), "eu-west-1");
-    assert!(named.contains("printf %s 'Ym9keQ' > approval-body.txt"), "{named}");
-    assert!(named.contains("aws kms generate-mac --region eu-west-1"), "{named}");
+    assert!(
+        named.contains("printf %s 'Ym9keQ' > approval-body.txt"),
+        "{named}"
+    );
+    assert!(
+        named.contains("aws kms generate-mac --region eu-west-1"),
+        "{named}"
+    );
     assert!(named.contains("--function-name coverage-fn"), "{named}");
     assert!(named.contains(r#"\"approve\":\"Ym9keQ.$MAC\""#), "{named}");
     assert!(!named.contains("APPROVE_FUNCTION"), "{named}");
     let unnamed = terminal_commands("Ym9keQ", None, "eu-west-1");
     assert!(unnamed.contains(": \"${APPROVE_FUNCTION:?"), "{unnamed}");
-    assert!(unnamed.contains("--function-name \"$APPROVE_FUNCTION\""), "{unnamed}");
+    assert!(
+        unnamed.contains("--function-name \"$APPROVE_FUNCTION\""),
+        "{unnamed}"
+    );
     assert_eq!(unnamed.lines().count(), named.lines().count() + 1);
 }

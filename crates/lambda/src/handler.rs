@@ -395,8 +395,9 @@ impl App {
                 }
                 Next::Done(summary) => {
                     // A swept cluster kept for the digest published nothing of its own.
-                    let published = summary.message_id != crate::sweep::DIGEST_ONLY;
-                    Self::count_event(&pipeline, Some(published));
+                    let published =
+                        (summary.message_id != crate::sweep::DIGEST_ONLY).then_some(true);
+                    Self::count_event(&pipeline, published);
                     tracing::info!(
                         update_id = summary.update_id.as_deref().unwrap_or("-"),
                         message_id = %summary.message_id,

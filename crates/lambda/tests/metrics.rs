@@ -371,7 +371,7 @@ async fn a_sweep_counts_clusters_by_status_the_unreachable_account_and_only_what
     let counts = flushed(&emitter, "req-sweep");
     assert_eq!(
         counts[&key("SweepClusters", Some("healthy"))],
-        3.0,
+        2.0,
         "{counts:?}"
     );
     assert_eq!(counts[&key("SweepClusters", Some("unhealthy"))], 1.0);
@@ -384,4 +384,8 @@ async fn a_sweep_counts_clusters_by_status_the_unreachable_account_and_only_what
         "one count per message SNS took"
     );
     assert_eq!(fake.requests("Publish").len(), 1, "the digest only");
+    assert!(
+        !counts.contains_key(&key("AlertsUndelivered", None)),
+        "a cluster kept for the digest is not an undelivered alert: {counts:?}"
+    );
 }
