@@ -1136,3 +1136,114 @@ fn a_members_update_is_not_followed_up_and_the_alert_says_why() {
     assert!(follow_up.explain().contains(MEMBER));
     assert!(!follow_up.is_scheduled());
 }
+
+#[test]
+fn approve_mode_signs_then_offers_and_an_approval_writes_only_the_approved_call() {
+    use coverage_core::approval::{ApprovalClaims, MAC_BYTES, token};
+    use coverage_core::decide::OverwriteRequest;
+    assert_eq!(
+        "approve".parse::<RemediationMode>(),
+        Ok(RemediationMode::Approve)
+    );
+    let settings = settings(RemediationMode::Approve);
+    let ttl = settings.limits.approval_ttl_seconds;
+
+    // A MAC from KMS: the offer carries the token, the function and the expiry.
+    let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+    // An answer out of turn changes nothing.
+    pipeline.signed(Ok(vec![1; MAC_BYTES]), NOW_MS);
+    gathered(&mut pipeline, good_reads());
+    let Next::Sign { signed, .. } = pipeline.poll() else {
+        panic!("approve mode asks for the signature: {:?}", pipeline.poll())
+    };
+    let signed = signed.to_owned();
+    pipeline.signed(Ok(vec![1; MAC_BYTES]), NOW_MS + 200);
+    assert!(matches!(pipeline.poll(), Next::Publish { .. }));
+    match pipeline.outcome() {
+        Some(Outcome::Skipped {
+            reason:
+                SkipReason::ApprovalOffered {
+                    token: offered,
+                    function,
+                    expires_at,
+                },
+            ..
+        }) => {
+            assert_eq!(offered, &token(&signed, &[1; MAC_BYTES]));
+            assert_eq!(function, HOME_ARN);
+            assert_eq!(
+                *expires_at,
+                i64::try_from(NOW_MS / 1000 + ttl).unwrap(),
+                "valid for the TTL from the decision"
+            );
+        }
+        other => panic!("expected the offer, got {other:?}"),
+    }
+
+    // A MAC that is not 32 bytes, or no MAC: no offer.
+    for answer in [Ok(vec![1; MAC_BYTES - 1]), Err("AccessDenied".to_owned())] {
+        let mut pipeline = Pipeline::new(&event(CONFLICT), &settings, invocation(None)).unwrap();
+        gathered(&mut pipeline, good_reads());
+        assert!(matches!(pipeline.poll(), Next::Sign { .. }));
+        pipeline.signed(answer.clone(), NOW_MS + 200);
+        assert!(
+            matches!(
+                pipeline.outcome(),
+                Some(Outcome::Skipped {
+                    reason: SkipReason::ApprovalNotSigned { .. },
+                    ..
+                })
+            ),
+            "{answer:?}: {:?}",
+            pipeline.outcome()
+        );
+    }
+
+    // The approval: every guardrail again, then the approved call.
+    let decoded = coverage_core::decode_event(&event(CONFLICT)).unwrap();
+    let approved = |version: &str| OverwriteRequest {
+        cluster_name: "prod-payments".to_owned(),
+        addon_name: "aws-guardduty-agent",
+        addon_version: Some(version.to_owned()),
+        configuration_values: None,
+        resolve_conflicts: "OVERWRITE",
+        client_request_token: EVENT_ID.to_owned(),
+        addon_read: true,
+    };
+    let claims = |version: &str| {
+        ApprovalClaims::for_request(&decoded, &approved(version), 1_773_480_127, ttl).unwrap()
+    };
+    let approval = |version: &str| Invocation {
+        approval: Some(claims(version)),
+        ..invocation(None)
+    };
+    let mut pipeline =
+        Pipeline::new(&event(CONFLICT), &settings, approval("v1.10.0-eksbuild.2")).unwrap();
+    gathered(&mut pipeline, good_reads());
+    let Next::Write { request, .. } = pipeline.poll() else {
+        panic!("an approval writes: {:?}", pipeline.poll())
+    };
+    assert_eq!(request.client_request_token, EVENT_ID);
+    assert_eq!(request.addon_version.as_deref(), Some("v1.10.0-eksbuild.2"));
+
+    // Approved for another version than the one there now: no write.
+    let mut pipeline =
+        Pipeline::new(&event(CONFLICT), &settings, approval("v1.9.0-eksbuild.1")).unwrap();
+    gathered(&mut pipeline, good_reads());
+    assert!(
+        !matches!(pipeline.poll(), Next::Write { .. }),
+        "{:?}",
+        pipeline.poll()
+    );
+    assert!(
+        matches!(
+            pipeline.outcome(),
+            Some(Outcome::Skipped {
+                reason: SkipReason::ApprovalStale { .. },
+                ..
+            })
+        ),
+        "{:?}",
+        pipeline.outcome()
+    );
+}
