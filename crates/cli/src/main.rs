@@ -1,7 +1,8 @@
-//! `coverage`: the engineer's view of the core, offline. `explain` classifies
+//! `coverage`: the engineer's view of the core. Offline: `explain` classifies
 //! one issue string, `replay` drives the Lambda's own `Pipeline` over an event
 //! file (with recorded facts from a file, or none) without any AWS call, and
-//! `catalog` prints every entry.
+//! `catalog` prints every entry. With the engineer's own AWS credentials:
+//! `sweep` runs the scheduled sweep, always dry-run, and prints its digest.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -26,7 +27,7 @@ use serde_json::json;
 #[command(
     name = "coverage",
     version,
-    about = "Explain and replay GuardDuty EKS runtime coverage issues, offline"
+    about = "Explain and replay GuardDuty EKS runtime coverage issues offline; sweep a fleet (dry-run)"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -84,6 +85,64 @@ enum Command {
         #[arg(long, value_parser = valid_account)]
         account: String,
     },
+    /// Sweep EKS runtime coverage with your own AWS credentials and region,
+    /// as the deployed function's schedule does, and print the digest:
+    /// per account healthy / unhealthy / partially covered clusters and the
+    /// share of nodes covered, then every cluster that is not healthy with
+    /// its catalog entry (`coverage explain` says more) and what the
+    /// function would do.
+    ///
+    /// Always dry-run: it reads (STS GetCallerIdentity, GuardDuty
+    /// ListDetectors and ListCoverage, and for each unhealthy cluster the
+    /// reads its event would make) and never writes, publishes or
+    /// schedules anything. Credentials and region come from the usual
+    /// chain (AWS_PROFILE, environment, SSO, ~/.aws); --region overrides.
+    /// Member accounts are swept through --member-role, which your
+    /// credentials must be allowed to assume; an account that cannot be
+    /// read is reported as unreachable and the others go on.
+    ///
+    /// Exit status: 0 when the sweep ran (whatever it found), 1 when it
+    /// could not start (no credentials, no region), 2 for bad arguments.
+    Sweep(SweepArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct SweepArgs {
+    /// text: the digest's lines; json: the digest as one object.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// The region to sweep (default: AWS_REGION or your profile's).
+    #[arg(long, value_parser = valid_region)]
+    region: Option<String>,
+    /// The AWS CLI profile to use (default: AWS_PROFILE or `default`).
+    #[arg(long)]
+    profile: Option<String>,
+    /// MEMBER_ACCOUNTS as the function reads it: comma-separated account
+    /// ids to sweep besides your own (`*` cannot be enumerated and sweeps
+    /// only your own account, saying so).
+    #[arg(long, value_name = "IDS", value_parser = member_accounts, default_value = "")]
+    members: MemberList,
+    /// MEMBER_ROLE_NAME: the role assumed in each member account.
+    #[arg(long, value_name = "NAME", value_parser = member_role,
+          default_value = coverage_core::policy::DEFAULT_MEMBER_ROLE)]
+    member_role: coverage_core::ids::RoleName,
+    /// Stop listing and reading after this many seconds (1-3600); what was
+    /// not reached is named in the digest.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = |text: &str| parse_number(text, 1, 3600))]
+    timeout_seconds: u64,
+}
+
+/// A parsed member list as one flag value.
+#[derive(Clone, Debug)]
+struct MemberList(coverage_core::policy::MemberAccounts);
+
+fn member_accounts(list: &str) -> Result<MemberList, PolicyError> {
+    coverage_core::policy::parse_member_accounts(list).map(MemberList)
+}
+
+fn member_role(name: &str) -> Result<coverage_core::ids::RoleName, PolicyError> {
+    coverage_core::policy::parse_member_role(name)
 }
 
 fn valid_cluster(value: &str) -> Result<String, String> {
@@ -204,6 +263,7 @@ fn main() -> ExitCode {
             region,
             account,
         } => every_command(&cluster, &region, &account),
+        Command::Sweep(args) => sweep(args),
     };
     match result {
         Ok(text) => {
@@ -814,4 +874,46 @@ fn catalog_markdown() -> String {
         }
     }
     out
+}
+
+/// `coverage sweep`: load the engineer's SDK configuration, run the
+/// Lambda's own sweep in dry-run, print the digest.
+fn sweep(args: SweepArgs) -> Result<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let format = args.format;
+    let digest = runtime.block_on(async {
+        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+        if let Some(region) = &args.region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(profile) = &args.profile {
+            loader = loader.profile_name(profile);
+        }
+        let sdk = loader.load().await;
+        let options = coverage_lambda::terminal::TerminalSweep {
+            members: args.members.0,
+            member_role: args.member_role,
+            timeout: std::time::Duration::from_secs(args.timeout_seconds),
+        };
+        coverage_lambda::terminal::sweep(&sdk, options).await
+    })?;
+    Ok(match format {
+        Format::Text => {
+            let mut text = coverage_core::render::digest::digest_lines(&digest).join("\n");
+            text.push('\n');
+            text
+        }
+        Format::Json => {
+            let (healthy, unhealthy, partial, unknown) = digest.totals();
+            let mut object = serde_json::to_value(&digest).context("serializing the digest")?;
+            object["totals"] = json!({
+                "healthy": healthy, "unhealthy": unhealthy,
+                "partial": partial, "unknown": unknown,
+            });
+            format!("{}\n", serde_json::to_string_pretty(&object)?)
+        }
+    })
 }

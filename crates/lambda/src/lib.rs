@@ -4,7 +4,7 @@
 //! Scheduler, publishing the alert to SNS, and, in an organization hub, the
 //! member accounts' clients from their assumed roles; in approve mode the
 //! approval token's KMS HMAC; its metrics as CloudWatch embedded metric
-//! format.
+//! format; and `coverage sweep`'s terminal run of the sweep.
 
 pub mod accounts;
 pub mod approval;
@@ -20,6 +20,7 @@ pub mod publish;
 pub mod remediate;
 pub mod schedule;
 pub mod sweep;
+pub mod terminal;
 pub mod tls;
 
 pub use config::{Config, ConfigError, MessageFormat};

@@ -73,6 +73,17 @@ type Listing = Result<Vec<CoverageResource>, String>;
 impl App {
     /// One sweep: list, remediate what an event would, publish the digest.
     pub async fn sweep(&self, invocation: Invocation) -> Result<SweepSummary, HandlerError> {
+        let settings = self.settings();
+        let deadlines = sweep::deadlines(invocation.deadline_ms, &settings.limits);
+        let digest = self.sweep_digest(invocation).await;
+        self.publish_digest(&digest, &deadlines).await
+    }
+
+    /// The sweep without its publish: every account listed, every unhealthy
+    /// cluster through the pipeline (its own alert only when
+    /// `sweep::alerts_individually`), the digest's model returned. `coverage
+    /// sweep` prints it; the scheduled sweep publishes it.
+    pub async fn sweep_digest(&self, invocation: Invocation) -> Digest {
         let started_ms = invocation.now_ms.unwrap_or_else(now_ms);
         let settings = self.settings();
         let deadlines = sweep::deadlines(invocation.deadline_ms, &settings.limits);
@@ -170,7 +181,7 @@ impl App {
         clusters.extend(ran);
         clusters.sort_by(|a, b| (&a.account, &a.cluster).cmp(&(&b.account, &b.cluster)));
 
-        let digest = Digest {
+        Digest {
             region,
             mode: policy.mode,
             started_ms,
@@ -180,9 +191,19 @@ impl App {
             ),
             accounts: reports,
             clusters,
-        };
+        }
+    }
+
+    /// Publish the digest's parts, then count and log the sweep.
+    async fn publish_digest(
+        &self,
+        digest: &Digest,
+        deadlines: &SweepDeadlines,
+    ) -> Result<SweepSummary, HandlerError> {
+        let settings = self.settings();
+        let started_ms = digest.started_ms;
         let mut ids = Vec::new();
-        for message in digest_messages(&digest, settings.format) {
+        for message in digest_messages(digest, settings.format) {
             let deadline = deadlines.publish_deadline_ms.unwrap_or(u64::MAX);
             let published = self.publish_message(&message, deadline).await;
             crate::emf::record(&[coverage_core::metrics::of_publish(published.is_ok())]);

@@ -236,3 +236,109 @@ async fn dry_run_sweep_writes_nothing_and_posts_only_the_digest() {
     assert_eq!(conflict.done, "skipped-dry-run");
     assert_eq!(summary.digest_messages.len(), 1);
 }
+
+// `coverage sweep`'s shell: the same sweep with the engineer's credentials.
+
+fn terminal_options(members: &str) -> coverage_lambda::terminal::TerminalSweep {
+    coverage_lambda::terminal::TerminalSweep {
+        members: parse_member_accounts(members).unwrap(),
+        member_role: coverage_core::policy::parse_member_role("").unwrap(),
+        timeout: Duration::from_secs(60),
+    }
+}
+
+#[tokio::test]
+async fn terminal_sweep_reads_the_whole_fleet_and_writes_nothing() {
+    let fake = FakeAws::start().await;
+    fleet(&fake);
+    let sdk = common::member_base_config(&fake.uri()).await;
+    let digest = coverage_lambda::terminal::sweep(
+        &sdk,
+        terminal_options(&format!("{MEMBER},{UNREACHABLE}")),
+    )
+    .await
+    .unwrap();
+
+    // Who "the function" is: the caller's own account, asked once.
+    assert_eq!(fake.requests("GetCallerIdentity").len(), 1);
+    assert_eq!(digest.accounts[0].account, ACCOUNT);
+    assert_eq!(digest.mode, RemediationMode::DryRun);
+    assert_eq!(digest.region, "us-east-1");
+    assert_eq!(digest.totals(), (3, 2, 2, 0));
+    let unreachable = digest.unreachable();
+    assert_eq!(unreachable.len(), 1);
+    assert_eq!(unreachable[0].account, UNREACHABLE);
+
+    // Member roles assumed under the terminal's session name.
+    let sessions: Vec<String> = fake
+        .requests("AssumeRole")
+        .iter()
+        .map(|r| r.form()["RoleSessionName"].clone())
+        .collect();
+    assert!(!sessions.is_empty());
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s.starts_with("coverage-sweep-terminal.sweep-")),
+        "{sessions:?}"
+    );
+
+    // Dry-run, whatever the fleet: no write, no publish, no schedule.
+    for write in ["UpdateAddon", "Publish", "CreateSchedule", "GenerateMac"] {
+        assert!(fake.requests(write).is_empty(), "{write} was called");
+    }
+    let conflict = digest
+        .clusters
+        .iter()
+        .find(|c| c.cluster == CLUSTER)
+        .unwrap();
+    assert_eq!(conflict.done, "skipped-dry-run");
+    assert_eq!(conflict.catalog_id, Some("addon-configuration-conflict"));
+    let lines = coverage_core::render::digest::digest_lines(&digest).join("\n");
+    for name in [
+        CLUSTER,
+        "tainted-nodes",
+        "member-cpu",
+        "member-partial",
+        UNREACHABLE,
+    ] {
+        assert!(lines.contains(&format!("`{name}`")), "{name} in {lines}");
+    }
+}
+
+#[tokio::test]
+async fn terminal_sweep_without_an_identity_reads_nothing_else() {
+    let fake = FakeAws::start().await;
+    fleet(&fake);
+    fake.fail(
+        "GetCallerIdentity",
+        403,
+        "ExpiredToken",
+        "The security token included in the request is expired",
+        None,
+    );
+    let sdk = common::member_base_config(&fake.uri()).await;
+    let error = coverage_lambda::terminal::sweep(&sdk, terminal_options(""))
+        .await
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(text.contains("GetCallerIdentity failed"), "{text}");
+    assert!(text.contains("ExpiredToken"), "{text}");
+    assert!(fake.requests("ListDetectors").is_empty());
+    assert!(fake.requests("ListCoverage").is_empty());
+}
+
+#[tokio::test]
+async fn terminal_sweep_without_a_region_says_so() {
+    let fake = FakeAws::start().await;
+    let sdk = common::member_base_config(&fake.uri())
+        .await
+        .to_builder()
+        .region(None)
+        .build();
+    let error = coverage_lambda::terminal::sweep(&sdk, terminal_options(""))
+        .await
+        .unwrap_err();
+    assert_eq!(error, coverage_lambda::terminal::TerminalError::NoRegion);
+    assert!(fake.all_requests().is_empty());
+}

@@ -412,6 +412,9 @@ fn operation(method: &str, path: &str, body: &[u8]) -> &'static str {
         ("POST", [""]) if String::from_utf8_lossy(body).contains("Action=AssumeRole") => {
             "AssumeRole"
         }
+        ("POST", [""]) if String::from_utf8_lossy(body).contains("Action=GetCallerIdentity") => {
+            "GetCallerIdentity"
+        }
         _ => "Unknown",
     }
 }
@@ -523,7 +526,7 @@ impl Respond for Responder {
                 Some(n) => queue.front_mut().unwrap().times = Some(n - 1),
                 None => {}
             }
-            let template = if op == "Publish" || op == "AssumeRole" {
+            let template = if matches!(op, "Publish" | "AssumeRole" | "GetCallerIdentity") {
                 query_error(&failure)
             } else if matches!(
                 op,
@@ -706,6 +709,13 @@ impl Respond for Responder {
                     ))
                     .set_delay(delay)
             }
+            // The engineer's own identity (`coverage sweep`).
+            "GetCallerIdentity" => ResponseTemplate::new(200)
+                .insert_header("content-type", "text/xml")
+                .set_body_string(format!(
+                    r#"<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult><Arn>arn:aws:sts::{ACCOUNT}:assumed-role/PlatformEngineer/engineer</Arn><UserId>AROAFAKE:engineer</UserId><Account>{ACCOUNT}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>fake</RequestId></ResponseMetadata></GetCallerIdentityResponse>"#
+                ))
+                .set_delay(delay),
             "GetCoverageStatistics" => ok(json!({"coverageStatistics": {"countByCoverageStatus": {"HEALTHY": 11, "UNHEALTHY": 2}}})),
             "Publish" => ResponseTemplate::new(200)
                 .insert_header("content-type", "text/xml")
