@@ -61,6 +61,9 @@ VARIABLES = {
     "CONFIG": CONFIG,
     "NEXT_VERSION": "1.31",
     "OWNER": "security-team",
+    "APPROVAL_KEY_ID": "arn:aws:kms:us-east-1:111122223333:key/0b1c2d3e-4f5a-6b7c-8d9e-0f1a2b3c4d5e",
+    "APPROVE_FUNCTION": "arn:aws:lambda:us-east-1:111122223333:function:coverage-remediation",
+    "MAC": "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c",
 }
 
 # What a `$(...)` prints, by what it asks for.
@@ -72,6 +75,7 @@ SUBSTITUTIONS = [
     ("cluster.version", "1.30"),
     ("get-caller-identity", ACCOUNT),
     ("date +%s", "1767225600"),
+    ("generate-mac", "q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c"),
 ]
 
 PLACEHOLDER = re.compile(r"<[A-Za-z][^<>\n]*>|[‹›]")
@@ -259,6 +263,13 @@ CLOSED_PORT = ["--endpoint-url", "http://127.0.0.1:9", "--cli-connect-timeout", 
 def run_aws_cli(args, monkeypatch, tmp_path):
     from awscli.clidriver import create_clidriver
 
+    # In a fresh directory, where a `fileb://NAME` the command reads exists
+    # (the command writes it first: the approval payload, the MAC's message).
+    monkeypatch.chdir(tmp_path)
+    for arg in args:
+        if arg.startswith("fileb://") and not (tmp_path / arg[len("fileb://"):]).exists():
+            (tmp_path / arg[len("fileb://"):]).write_bytes(b'{"approve":"sample"}')
+
     for name, value in AWS_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -341,3 +352,43 @@ def test_the_overwrite_keeps_the_configuration_values_exactly():
     last = aws_invocations(not_read)[0]
     assert last[:2] == ["eks", "update-addon"]
     assert last[last.index("--configuration-values") + 1] == CONFIG
+
+
+def test_the_old_v2_only_approval_form_fails_the_pinned_cli(monkeypatch, tmp_path):
+    # `--cli-binary-format` is AWS CLI v2 only: the pinned v1 driver rejects it,
+    # which is why the approval commands send the payload with fileb://.
+    rc, output = run_aws_cli(
+        ["lambda", "invoke", "--region", REGION, "--function-name", VARIABLES["APPROVE_FUNCTION"],
+         "--cli-binary-format", "raw-in-base64-out", "--payload", '{"approve":"abc.def"}', "/dev/stdout"],
+        monkeypatch, tmp_path,
+    )
+    assert "Could not connect" not in output and "cli-binary-format" in output and rc != 0, output
+
+
+def test_the_approval_commands_are_checked_and_write_the_payload(monkeypatch, tmp_path):
+    forms = {c["variant"]: c for c in COMMANDS if c["entry"] == "approval"}
+    assert set(forms) == {"approve-with-token", "sign-and-approve-named", "sign-and-approve-unnamed"}
+    for form in forms.values():
+        assert "--cli-binary-format" not in form["command"]
+        invokes = [argv for argv in aws_invocations(form["command"]) if argv[:2] == ["lambda", "invoke"]]
+        assert len(invokes) == 1, form["command"]
+        assert invokes[0][invokes[0].index("--payload") + 1] == "fileb://approve-payload.json"
+        assert (label(form), shlex.join(invokes[0])) in dict(AWS_CALLS)
+    # Run as pasted (with `aws` a shell function that prints the sample MAC):
+    # the file holds exactly the approval payload.
+    for variant, token in [
+        ("approve-with-token", forms["approve-with-token"]["token"]),
+        ("sign-and-approve-unnamed", None),
+    ]:
+        script = f"aws() {{ echo {VARIABLES['MAC']}; }}\n" + forms[variant]["command"] + "\n"
+        env = {**os.environ, "APPROVAL_KEY_ID": VARIABLES["APPROVAL_KEY_ID"],
+               "APPROVE_FUNCTION": VARIABLES["APPROVE_FUNCTION"]}
+        result = subprocess.run(["bash", "-e", "-c", script], cwd=tmp_path, env=env,
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        payload = json.loads((tmp_path / "approve-payload.json").read_bytes())
+        assert set(payload) == {"approve"}
+        if token is not None:
+            assert payload["approve"] == token
+        else:
+            assert payload["approve"].endswith("." + VARIABLES["MAC"])

@@ -680,6 +680,10 @@ const SAMPLE_CONFIGURATION_VALUES: &str =
 const SAMPLE_VERSION: &str = "v1.10.0-eksbuild.2";
 const SAMPLE_UPDATE_ID: &str = "b2c3d4e5-f6a7-4b8c-9d0e-1f2a3b4c5d6e";
 const SAMPLE_EVENT_ID: &str = "4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37";
+/// An approval token's shape (base64url body, `.`, base64url MAC).
+const SAMPLE_SIGNED: &str = "eyJ2IjoxLCJlIjoiNGYxYzJhOWUifQ";
+const SAMPLE_APPROVAL_TOKEN: &str =
+    "eyJ2IjoxLCJlIjoiNGYxYzJhOWUifQ.q1w2e3r4t5y6u7i8o9p0a1s2d3f4g5h6j7k8l9z0x1c";
 
 /// `coverage commands`: every command of every entry in every form.
 fn every_command(cluster: &str, region: &str, account: &str) -> Result<String> {
@@ -752,6 +756,27 @@ fn every_command(cluster: &str, region: &str, account: &str) -> Result<String> {
         "purpose": "check whether an update started",
         "command": list_updates_command(cluster, region),
     }));
+    // Approve mode: the terminal approval the alert prints, and the sign-it-
+    // yourself form `coverage replay --mode approve` prints.
+    let function = format!("arn:aws:lambda:{region}:{account}:function:coverage-remediation");
+    commands.push(json!({
+        "entry": "approval",
+        "variant": "approve-with-token",
+        "purpose": "approve from a terminal with the alert's token",
+        "command": coverage_core::approval::cli_command(&function, region, SAMPLE_APPROVAL_TOKEN),
+        "token": SAMPLE_APPROVAL_TOKEN,
+    }));
+    for (variant, function) in [
+        ("sign-and-approve-named", Some(function.as_str())),
+        ("sign-and-approve-unnamed", None),
+    ] {
+        commands.push(json!({
+            "entry": "approval",
+            "variant": variant,
+            "purpose": "sign an approval with the stack's key, then approve",
+            "command": coverage_core::approval::terminal_commands(SAMPLE_SIGNED, function, region),
+        }));
+    }
     Ok(format!("{}\n", serde_json::to_string_pretty(&commands)?))
 }
 

@@ -349,12 +349,15 @@ pub fn payload(token: &str) -> String {
     json!({ "approve": token }).to_string()
 }
 
-/// The approval from a terminal, runnable as pasted: `function` is a parsed
-/// function ARN or name and the token's alphabet needs no quoting.
+/// The approval from a terminal, runnable as pasted with AWS CLI v1 and v2:
+/// the payload goes through a file (`fileb://` sends its bytes as they are
+/// in both; v2's `--cli-binary-format` is unknown to v1). `function` is a
+/// parsed function ARN or name and the token's alphabet needs no quoting.
 pub fn cli_command(function: &str, region: &str, token: &str) -> String {
     format!(
-        "aws lambda invoke --region {region} --function-name {function} \
-         --cli-binary-format raw-in-base64-out --payload '{}' /dev/stdout",
+        "printf %s '{}' > approve-payload.json && \
+         aws lambda invoke --region {region} --function-name {function} \
+         --payload fileb://approve-payload.json /dev/stdout",
         payload(token)
     )
 }
@@ -455,9 +458,11 @@ pub fn terminal_commands(signed: &str, function: Option<&str>, region: &str) -> 
          --query Mac --output text | tr '+/' '-_' | tr -d '=')"
     ));
     lines.push(format!(
+        "printf %s \"{{\\\"approve\\\":\\\"{signed}.$MAC\\\"}}\" > approve-payload.json"
+    ));
+    lines.push(format!(
         "aws lambda invoke --region {region} --function-name {function} \
-         --cli-binary-format raw-in-base64-out \
-         --payload \"{{\\\"approve\\\":\\\"{signed}.$MAC\\\"}}\" /dev/stdout"
+         --payload fileb://approve-payload.json /dev/stdout"
     ));
     lines.join("\n")
 }

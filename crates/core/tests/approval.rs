@@ -227,8 +227,9 @@ fn the_terminal_commands_carry_the_token_the_function_and_the_region() {
     assert_eq!(payload("abc.DEF-_"), r#"{"approve":"abc.DEF-_"}"#);
     assert_eq!(
         cli_command("coverage-fn", "eu-west-1", "abc.def"),
-        "aws lambda invoke --region eu-west-1 --function-name coverage-fn \
-         --cli-binary-format raw-in-base64-out --payload '{\"approve\":\"abc.def\"}' /dev/stdout"
+        "printf %s '{\"approve\":\"abc.def\"}' > approve-payload.json && \
+         aws lambda invoke --region eu-west-1 --function-name coverage-fn \
+         --payload fileb://approve-payload.json /dev/stdout"
     );
     let named = terminal_commands("Ym9keQ", Some("coverage-fn"), "eu-west-1");
     assert!(
@@ -241,6 +242,11 @@ fn the_terminal_commands_carry_the_token_the_function_and_the_region() {
     );
     assert!(named.contains("--function-name coverage-fn"), "{named}");
     assert!(named.contains(r#"\"approve\":\"Ym9keQ.$MAC\""#), "{named}");
+    assert!(
+        named.contains("--payload fileb://approve-payload.json /dev/stdout"),
+        "{named}"
+    );
+    assert!(!named.contains("--cli-binary-format"), "{named}");
     assert!(!named.contains("APPROVE_FUNCTION"), "{named}");
     let unnamed = terminal_commands("Ym9keQ", None, "eu-west-1");
     assert!(unnamed.contains(": \"${APPROVE_FUNCTION:?"), "{unnamed}");

@@ -599,3 +599,104 @@ fn every_read_failing_alike_is_said_once() {
     assert!(each.contains("ThrottlingException"), "{each}");
     assert_eq!(live(&each), 4, "{each}");
 }
+
+#[test]
+fn approve_modes_offer_for_a_maximal_cluster_name_fits_with_the_token_intact() {
+    use coverage_core::approval::MAC_BYTES;
+    use coverage_core::decide::SkipReason;
+    use coverage_core::{Invocation, Next, Pipeline, Settings};
+    // A valid EKS cluster name of the maximal 100 characters.
+    let cluster = format!("p{}", "a1-".repeat(33));
+    assert_eq!(cluster.len(), 100);
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../events/unhealthy.addon-configuration-conflict.json"
+    ))
+    .unwrap();
+    let mut event: Value = serde_json::from_slice(&bytes).unwrap();
+    event["detail"]["resourceDetails"]["eksClusterDetails"]["clusterName"] = json!(cluster);
+    let settings = Settings {
+        policy: coverage_core::Policy {
+            mode: RemediationMode::Approve,
+            ..coverage_core::Policy::default()
+        },
+        ..Settings::default()
+    };
+    let now_ms = 1_773_480_127_000;
+    let function = "arn:aws:lambda:us-east-1:111122223333:function:coverage";
+    let invocation = Invocation::lambda(function, now_ms, Some(now_ms + 30_000));
+    let mut pipeline = Pipeline::new(&event, &settings, invocation).unwrap();
+    assert!(matches!(pipeline.poll(), Next::Gather { .. }));
+    let mut facts = Facts {
+        addon: Fact::Known(AddonState {
+            status: AddonStatus::Degraded,
+            version: Some("v1.10.0-eksbuild.2".into()),
+            // Long values: the description is cut to fit.
+            configuration_values: Some(format!(r#"{{"note":"{}"}}"#, "x".repeat(20_000))),
+            health_issues: vec![AddonHealthIssue {
+                code: "ConfigurationConflict".into(),
+                message: "Conflicts found when trying to apply.".into(),
+            }],
+            arn: None,
+        }),
+        update_history: Fact::Known(vec![]),
+        coverage: Fact::Known(LiveCoverage {
+            cluster_name: Some(cluster.clone()),
+            account_id: Some("111122223333".into()),
+            coverage_status: Some(CoverageStatus::Unhealthy),
+            ..LiveCoverage::default()
+        }),
+        ..Facts::default()
+    };
+    facts.audit_log = Fact::NotGathered;
+    pipeline.gathered(facts, now_ms + 100);
+    assert!(
+        matches!(pipeline.poll(), Next::Sign { .. }),
+        "{:?}",
+        pipeline.poll()
+    );
+    pipeline.signed(Ok(vec![0xfb; MAC_BYTES]), now_ms + 200);
+    let Next::Publish { message, .. } = pipeline.poll() else {
+        panic!("{:?}", pipeline.poll())
+    };
+    let Some(Outcome::Skipped {
+        reason:
+            SkipReason::ApprovalOffered {
+                token,
+                function: offered_function,
+                ..
+            },
+        ..
+    }) = pipeline.outcome()
+    else {
+        panic!("no offer: {:?}", pipeline.outcome())
+    };
+    assert_eq!(offered_function, function);
+    let alert = coverage_core::render(pipeline.plan().unwrap(), pipeline.outcome().unwrap());
+    for (body, what) in [
+        (&alert.chat_message, "rendered"),
+        (&message.body, "published"),
+    ] {
+        assert_chat(body, what);
+        let chat: Value = serde_json::from_str(body).unwrap();
+        let context = &chat["metadata"]["additionalContext"];
+        assert_eq!(context["approvalToken"], json!(token), "{what}");
+        assert_eq!(context["approveFunction"], json!(function), "{what}");
+        assert_eq!(
+            chat["metadata"]["enableCustomActions"],
+            json!(true),
+            "{what}"
+        );
+        // In the description the token is whole or absent, never cut.
+        let description = chat["content"]["description"].as_str().unwrap();
+        let head = &token[..16];
+        for (at, _) in description.match_indices(head) {
+            assert!(
+                description[at..].starts_with(token.as_str()),
+                "{what}: the token is cut in the description"
+            );
+        }
+    }
+    assert_plain(&alert.text_message, "text");
+    assert!(alert.text_message.contains(token.as_str()));
+}

@@ -1,12 +1,16 @@
 //! The pipeline's central promise, as a property: whatever the event and
 //! whatever the shell answers, `Next::Write` is asked for only in `enforce`,
 //! for a GuardDuty `ConfigurationConflict` in the function's own account and
-//! region, with every fact the guardrails depend on read and positive; and
-//! every run ends in one message to publish.
+//! region, with every fact the guardrails depend on read and positive; in
+//! `approve` the first pass never writes (only an approval invocation may),
+//! and a token is signed and offered only on that same evidence; and every
+//! run ends in one message to publish.
 
 // Test helpers may fail loudly: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use coverage_core::approval::MAC_BYTES;
+use coverage_core::decide::{Outcome, SkipReason};
 use coverage_core::facts::{
     AddonHealthIssue, AddonState, AddonStatus, CoverageStatus, LiveCoverage, UpdateRecord,
     UpdateStatus,
@@ -142,7 +146,11 @@ fn event() -> impl Strategy<Value = Value> {
 fn mode() -> impl Strategy<Value = RemediationMode> {
     mostly(
         RemediationMode::Enforce,
-        vec![RemediationMode::Off, RemediationMode::DryRun],
+        vec![
+            RemediationMode::Off,
+            RemediationMode::DryRun,
+            RemediationMode::Approve,
+        ],
     )
 }
 
@@ -157,8 +165,8 @@ fn arn() -> impl Strategy<Value = &'static str> {
     )
 }
 
-/// One case: drive the pipeline; check the write's evidence. `Ok(true)` when
-/// the case reached the write.
+/// One case: drive the pipeline, answering the signature approve mode asks
+/// for; check the write's and the offer's evidence. `Ok((wrote, offered))`.
 fn one_case(
     payload: &Value,
     mode: RemediationMode,
@@ -166,7 +174,7 @@ fn one_case(
     addon: &Fact<AddonState>,
     coverage: &Fact<LiveCoverage>,
     history: &Fact<Vec<UpdateRecord>>,
-) -> Result<bool, TestCaseError> {
+) -> Result<(bool, bool), TestCaseError> {
     let settings = Settings {
         policy: Policy {
             mode,
@@ -185,56 +193,47 @@ fn one_case(
     if let Next::Gather { .. } = pipeline.poll() {
         pipeline.gathered(facts, NOW_MS + 10);
     }
+    let mut offered = false;
+    if let Next::Sign { .. } = pipeline.poll() {
+        // Approve mode asks for a signature only where the write's own
+        // evidence holds: the token it offers is that evidence, signed.
+        prop_assert_eq!(mode, RemediationMode::Approve);
+        evidence(payload, arn, addon, coverage, history)?;
+        pipeline.signed(Ok(vec![7; MAC_BYTES]), NOW_MS + 15);
+        let reason = match pipeline.outcome() {
+            Some(Outcome::Skipped { reason, .. }) => reason.clone(),
+            other => return Err(TestCaseError::fail(format!("no offer: {other:?}"))),
+        };
+        prop_assert!(
+            matches!(reason, SkipReason::ApprovalOffered { .. }),
+            "{:?}",
+            reason
+        );
+        offered = true;
+    }
+    if !offered {
+        // No signature asked, no token offered.
+        let offer = matches!(
+            pipeline.outcome(),
+            Some(Outcome::Skipped {
+                reason: SkipReason::ApprovalOffered { .. },
+                ..
+            })
+        );
+        prop_assert!(!offer, "{:?}", pipeline.outcome());
+    }
     let mut wrote = false;
     if let Next::Write { request, .. } = pipeline.poll() {
         wrote = true;
+        // Not approve mode either: its first pass only offers the token.
         prop_assert_eq!(mode, RemediationMode::Enforce);
-        // Where the function runs is where the cluster is.
-        let parts: Vec<&str> = arn.split(':').collect();
-        prop_assert_eq!(parts.len(), 7);
-        prop_assert_eq!(&payload["region"], parts[3]);
-        prop_assert_eq!(&payload["account"], parts[4]);
-        prop_assert_eq!(&payload["detail"]["resourceAccountId"], parts[4]);
-        prop_assert_eq!(&payload["source"], "aws.guardduty");
-        prop_assert_eq!(&payload["time"], "2026-03-14T09:21:07Z");
-        prop_assert!(
-            payload["detail"]["issue"]
-                .as_str()
-                .unwrap()
-                .contains("EKS Addon Issue - ConfigurationConflict")
-        );
+        evidence(payload, arn, addon, coverage, history)?;
         prop_assert_eq!(
             request.client_request_token.as_str(),
             payload["id"].as_str().unwrap()
         );
         let addon = addon.known().expect("the add-on was read");
-        prop_assert!(matches!(
-            addon.status,
-            AddonStatus::Degraded | AddonStatus::UpdateFailed
-        ));
-        prop_assert!(addon.reports_conflict());
-        prop_assert!(addon.version.as_deref().is_some_and(|v| !v.is_empty()));
         prop_assert_eq!(request.addon_version.as_deref(), addon.version.as_deref());
-        let coverage = coverage.known().expect("coverage was read");
-        prop_assert_eq!(
-            coverage.coverage_status.clone(),
-            Some(CoverageStatus::Unhealthy)
-        );
-        prop_assert_eq!(coverage.cluster_name.as_deref(), Some("prod-payments"));
-        prop_assert_eq!(coverage.account_id.as_deref(), payload["account"].as_str());
-        let history = history.known().expect("the history was read");
-        // The event's time, 2026-03-14T09:21:07Z.
-        let event_time = 1_773_480_067;
-        for update in history {
-            prop_assert!(update.status.is_final(), "{:?}", update);
-            let created = update.created_at.expect("dated");
-            prop_assert!(created < event_time, "{:?}", update);
-            prop_assert!(
-                !(update.is_overwrite() && 1_773_480_127 - created < 86_400),
-                "{:?}",
-                update
-            );
-        }
         pipeline.wrote(
             WriteResult::Started {
                 update_id: "u-1".into(),
@@ -248,7 +247,59 @@ fn one_case(
     prop_assert!(published, "{:?}", pipeline.poll());
     pipeline.published(Ok("m".into()), NOW_MS + 30);
     prop_assert!(matches!(pipeline.poll(), Next::Done(_)));
-    Ok(wrote)
+    Ok((wrote, offered))
+}
+
+/// Every fact the OVERWRITE depends on, read and positive.
+fn evidence(
+    payload: &Value,
+    arn: &str,
+    addon: &Fact<AddonState>,
+    coverage: &Fact<LiveCoverage>,
+    history: &Fact<Vec<UpdateRecord>>,
+) -> Result<(), TestCaseError> {
+    // Where the function runs is where the cluster is.
+    let parts: Vec<&str> = arn.split(':').collect();
+    prop_assert_eq!(parts.len(), 7);
+    prop_assert_eq!(&payload["region"], parts[3]);
+    prop_assert_eq!(&payload["account"], parts[4]);
+    prop_assert_eq!(&payload["detail"]["resourceAccountId"], parts[4]);
+    prop_assert_eq!(&payload["source"], "aws.guardduty");
+    prop_assert_eq!(&payload["time"], "2026-03-14T09:21:07Z");
+    prop_assert!(
+        payload["detail"]["issue"]
+            .as_str()
+            .unwrap()
+            .contains("EKS Addon Issue - ConfigurationConflict")
+    );
+    let addon = addon.known().expect("the add-on was read");
+    prop_assert!(matches!(
+        addon.status,
+        AddonStatus::Degraded | AddonStatus::UpdateFailed
+    ));
+    prop_assert!(addon.reports_conflict());
+    prop_assert!(addon.version.as_deref().is_some_and(|v| !v.is_empty()));
+    let coverage = coverage.known().expect("coverage was read");
+    prop_assert_eq!(
+        coverage.coverage_status.clone(),
+        Some(CoverageStatus::Unhealthy)
+    );
+    prop_assert_eq!(coverage.cluster_name.as_deref(), Some("prod-payments"));
+    prop_assert_eq!(coverage.account_id.as_deref(), payload["account"].as_str());
+    let history = history.known().expect("the history was read");
+    // The event's time, 2026-03-14T09:21:07Z.
+    let event_time = 1_773_480_067;
+    for update in history {
+        prop_assert!(update.status.is_final(), "{:?}", update);
+        let created = update.created_at.expect("dated");
+        prop_assert!(created < event_time, "{:?}", update);
+        prop_assert!(
+            !(update.is_overwrite() && 1_773_480_127 - created < 86_400),
+            "{:?}",
+            update
+        );
+    }
+    Ok(())
 }
 
 #[test]
@@ -267,6 +318,7 @@ fn a_write_is_asked_for_only_on_positive_evidence() {
         ),
     );
     let writes = std::cell::Cell::new(0u32);
+    let offers = std::cell::Cell::new(0u32);
     let strategy = (
         event(),
         mode(),
@@ -279,9 +331,9 @@ fn a_write_is_asked_for_only_on_positive_evidence() {
         .run(
             &strategy,
             |(payload, mode, arn, addon, coverage, history)| {
-                if one_case(&payload, mode, arn, &addon, &coverage, &history)? {
-                    writes.set(writes.get() + 1);
-                }
+                let (wrote, offered) = one_case(&payload, mode, arn, &addon, &coverage, &history)?;
+                writes.set(writes.get() + u32::from(wrote));
+                offers.set(offers.get() + u32::from(offered));
                 Ok(())
             },
         )
@@ -297,6 +349,9 @@ fn a_write_is_asked_for_only_on_positive_evidence() {
         writes * 2 < cases,
         "{writes} of {cases} cases reached the write"
     );
+    // And approve mode's offer is reached too, not only refused.
+    let offers = offers.get();
+    assert!(offers > 0, "no case was offered a token");
 }
 
 #[test]

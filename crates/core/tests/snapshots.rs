@@ -58,14 +58,29 @@ fn every_sample_event() {
     });
 }
 
-fn enforced_plan() -> Plan {
-    let bytes = std::fs::read(concat!(
+fn conflict_bytes() -> Vec<u8> {
+    std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/unhealthy.addon-configuration-conflict.json"
     ))
-    .unwrap();
-    let event = decode_event_bytes(&bytes).unwrap();
-    let facts = Facts {
+    .unwrap()
+}
+
+fn enforced_plan() -> Plan {
+    let event = decode_event_bytes(&conflict_bytes()).unwrap();
+    decide(
+        &event,
+        &conflict_facts(),
+        &Policy {
+            mode: RemediationMode::Enforce,
+            ..Policy::default()
+        },
+    )
+}
+
+/// The conflict sample's facts with every guardrail holding.
+fn conflict_facts() -> Facts {
+    Facts {
         now: Some(1_773_480_127),
         function: Fact::Known(
             FunctionIdentity::from_arn("arn:aws:lambda:us-east-1:111122223333:function:coverage")
@@ -120,15 +135,54 @@ fn enforced_plan() -> Plan {
             }],
         }),
         ..Facts::default()
-    };
-    decide(
-        &event,
-        &facts,
-        &Policy {
-            mode: RemediationMode::Enforce,
+    }
+}
+
+/// Approve mode on the conflict sample, every guardrail holding: the
+/// pipeline asks for the signature, KMS answers a MAC, and the alert offers
+/// the token (chat: `approvalToken`, `approveFunction`, custom actions on;
+/// text: the terminal approval).
+#[test]
+fn approve_mode_offer() {
+    use coverage_core::approval::MAC_BYTES;
+    use coverage_core::decide::SkipReason;
+    let settings = Settings {
+        policy: Policy {
+            mode: RemediationMode::Approve,
             ..Policy::default()
         },
-    )
+        ..Settings::default()
+    };
+    let now_ms = 1_773_480_127_000;
+    let invocation = Invocation::lambda(
+        "arn:aws:lambda:us-east-1:111122223333:function:coverage",
+        now_ms,
+        Some(now_ms + 30_000),
+    );
+    let mut pipeline = Pipeline::from_bytes(&conflict_bytes(), &settings, invocation).unwrap();
+    assert!(matches!(pipeline.poll(), Next::Gather { .. }));
+    pipeline.gathered(conflict_facts(), now_ms + 100);
+    assert!(
+        matches!(pipeline.poll(), Next::Sign { .. }),
+        "{:?}",
+        pipeline.poll()
+    );
+    pipeline.signed(Ok((0..MAC_BYTES as u8).collect()), now_ms + 200);
+    assert!(matches!(pipeline.poll(), Next::Publish { .. }));
+    let outcome = pipeline.outcome().unwrap();
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Skipped {
+                reason: SkipReason::ApprovalOffered { .. },
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    let alert = render(pipeline.plan().unwrap(), outcome);
+    insta::assert_snapshot!("conflict_approve_offer_chat", alert.chat_message);
+    insta::assert_snapshot!("conflict_approve_offer_text", alert.text_message);
 }
 
 #[test]
