@@ -450,16 +450,13 @@ impl SkipReason {
                 "only {remaining_ms} ms of the invocation were left, too little to make the call and publish its outcome; the next delivery or a person can retry it"
             ),
             SkipReason::AwaitingApproval => "approve mode (REMEDIATION_MODE=approve): every guardrail holds, and the call waits for an approval".to_owned(),
-            SkipReason::ApprovalOffered { token, function, expires_at } => {
-                let region = crate::ids::FunctionIdentity::from_arn(function)
-                    .map(|f| f.region.to_string())
-                    .unwrap_or_else(|_| "\"$AWS_REGION\"".to_owned());
-                format!(
-                    "approve mode (REMEDIATION_MODE=approve): every guardrail holds; the \"Approve OVERWRITE\" button in the chat channel makes the call below until {} (UTC), after checking every guardrail again; it is refused after that, or if the add-on changed. To approve from a terminal instead: {}",
-                    crate::approval::time(*expires_at),
-                    crate::approval::cli_command(function, &region, token)
-                )
-            }
+            // The terminal command is not in this sentence: prose is made
+            // inert in chat (`>` and `&` replaced), so a command in it would
+            // not run as pasted. The plain-text alert prints it on its own.
+            SkipReason::ApprovalOffered { expires_at, .. } => format!(
+                "approve mode (REMEDIATION_MODE=approve): every guardrail holds; the \"Approve OVERWRITE\" button in the chat channel makes the call below until {} (UTC), after checking every guardrail again; it is refused after that, or if the add-on changed. To approve from a terminal instead, run the approval command of the plain-text alert (email) or of `coverage replay --mode approve`",
+                crate::approval::time(*expires_at),
+            ),
             SkipReason::ApprovalNotSigned { why } => format!(
                 "approve mode (REMEDIATION_MODE=approve): every guardrail holds, but no approval token could be signed ({why}), so none is offered; a person can make the call below"
             ),

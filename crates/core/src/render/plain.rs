@@ -66,6 +66,11 @@ pub(crate) fn plain_text(plan: &Plan, view: &View) -> String {
         push_command(&mut out, command);
         out.push('\n');
     }
+    if let Some(command) = &view.approve_command {
+        out.push_str("\nApprove from a terminal (instead of the chat button):\n  ");
+        push_command(&mut out, command);
+        out.push('\n');
+    }
     if !view.facts.is_empty() {
         out.push_str("\nLive state:\n");
         for fact in &view.facts {

@@ -32,6 +32,9 @@ pub(crate) struct View {
     pub(crate) why: Cow<'static, str>,
     pub(crate) did: String,
     pub(crate) did_command: Option<String>,
+    /// Approve mode's offer: the approval invocation from a terminal (the
+    /// plain-text alert prints it; in chat the button does it).
+    pub(crate) approve_command: Option<String>,
     pub(crate) facts: Vec<String>,
     pub(crate) steps: Vec<&'static str>,
     pub(crate) commands: Vec<FilledCommand>,
@@ -55,6 +58,25 @@ impl View {
         self.why = Cow::Borrowed(notice.why);
         self.steps = notice.steps.to_vec();
         self.links = notice.links.iter().map(|l| (l.title, l.url)).collect();
+    }
+}
+
+/// The terminal's approval command for an offered token.
+fn approve_command(outcome: &Outcome) -> Option<String> {
+    match outcome {
+        Outcome::Skipped {
+            reason:
+                crate::decide::SkipReason::ApprovalOffered {
+                    token, function, ..
+                },
+            ..
+        } => {
+            let region = crate::ids::FunctionIdentity::from_arn(function)
+                .map(|f| f.region.to_string())
+                .unwrap_or_else(|_| "\"$AWS_REGION\"".to_owned());
+            Some(crate::approval::cli_command(function, &region, token))
+        }
+        _ => None,
     }
 }
 
@@ -87,6 +109,7 @@ pub(crate) fn build_view(plan: &Plan, outcome: &Outcome, budget: Budget) -> View
         why: Cow::Borrowed(""),
         did,
         did_command,
+        approve_command: approve_command(outcome),
         facts: describe_facts(event, &plan.facts, budget),
         steps: Vec::new(),
         commands: Vec::new(),
