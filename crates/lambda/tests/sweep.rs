@@ -342,3 +342,97 @@ async fn terminal_sweep_without_a_region_says_so() {
     assert_eq!(error, coverage_lambda::terminal::TerminalError::NoRegion);
     assert!(fake.all_requests().is_empty());
 }
+
+/// A fleet at the scale the issue names: 1,000 clusters in 20 accounts,
+/// every tenth GuardDuty or EKS call throttled. Nothing may be missing from
+/// the digest: each unhealthy and partial cluster appears exactly once over
+/// its parts. (How long it takes is BENCHMARKS.md's business, not a test's.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_clusters_in_twenty_accounts_all_reach_the_digest() {
+    let fake = FakeAws::start().await;
+    let members: Vec<String> = (1..20)
+        .map(|i| format!("{:012}", 500_000_000_000u64 + i))
+        .collect();
+    let mut expected = Vec::new();
+    fake.set(|state| {
+        for account in std::iter::once(ACCOUNT.to_owned()).chain(members.iter().cloned()) {
+            let mut resources = Vec::new();
+            for i in 0..50 {
+                let name = format!("c{}-{i:02}", &account[8..]);
+                let (status, issue, covered) = match i {
+                    0 | 1 => ("UNHEALTHY", Some(CPU), 0),
+                    2..=4 => ("HEALTHY", None, 2),
+                    _ => ("HEALTHY", None, 3),
+                };
+                if i <= 4 {
+                    expected.push(name.clone());
+                }
+                resources.push(fleet_resource(&account, &name, status, issue, covered, 3));
+            }
+            state.fleet.insert(account, resources);
+        }
+        state.page_size = 50;
+        state.throttle_every = 10;
+    });
+    let config = Config {
+        alert_topic_arn: Some(TOPIC.to_owned()),
+        message_format: MessageFormat::Chat,
+        policy: Policy {
+            mode: RemediationMode::DryRun,
+            members: parse_member_accounts(&members.join(",")).unwrap(),
+            ..Policy::default()
+        },
+        fact_read_timeout: Duration::from_secs(10),
+        ..Config::default()
+    };
+    let app = App::with_clients(config, clients(&fake.uri(), &fake.uri()).await)
+        .with_members(members_for(&fake).await);
+    let started = std::time::Instant::now();
+    let summary = sweep(&app).await;
+    let elapsed = started.elapsed();
+
+    assert_eq!(
+        (
+            summary.healthy,
+            summary.unhealthy,
+            summary.partial,
+            summary.unknown
+        ),
+        (900, 40, 60, 0)
+    );
+    assert_eq!(summary.accounts_swept, 20);
+    assert!(
+        summary.unreachable_accounts.is_empty(),
+        "{:?}",
+        summary.unreachable_accounts
+    );
+    assert!(summary.not_reached_clusters.is_empty() && summary.not_reached_accounts.is_empty());
+    assert!(fake.requests("UpdateAddon").is_empty());
+    let parts = digests(&fake);
+    assert!(parts.len() > 1, "a fleet this size is split");
+    let text: Vec<String> = parts
+        .iter()
+        .map(|p| p["content"]["description"].as_str().unwrap().to_owned())
+        .collect();
+    for name in &expected {
+        let needle = format!("`{name}`");
+        let count: usize = text.iter().map(|t| t.matches(&needle).count()).sum();
+        assert_eq!(
+            count,
+            1,
+            "{name} appears {count} times over {} parts",
+            parts.len()
+        );
+    }
+    let throttled = fake.state.lock().unwrap().throttled;
+    assert!(throttled > 0, "the fake throttled nothing");
+    eprintln!(
+        "1000 clusters / 20 accounts: {} requests ({throttled} throttled and retried), {} digest parts, {elapsed:?} (debug build, in-process fake)",
+        fake.all_requests().len(),
+        parts.len()
+    );
+}
+
+async fn members_for(fake: &FakeAws) -> coverage_lambda::accounts::Members {
+    members(&fake.uri()).await
+}

@@ -149,6 +149,11 @@ pub struct FakeState {
     pub page_size: usize,
     /// Accounts whose member role `AssumeRole` refuses (AccessDenied).
     pub unreachable: Vec<String>,
+    /// Throttle every n-th GuardDuty or EKS request (0: never): a
+    /// `ThrottlingException` the SDK's standard retry backs off from.
+    pub throttle_every: usize,
+    /// How many requests `throttle_every` throttled.
+    pub throttled: usize,
 }
 
 /// The fake Logs Insights: the rows a completed query returns, how many
@@ -195,6 +200,8 @@ impl Default for FakeState {
             fleet: HashMap::new(),
             page_size: 2,
             unreachable: Vec::new(),
+            throttle_every: 0,
+            throttled: 0,
         }
     }
 }
@@ -516,6 +523,27 @@ impl Respond for Responder {
             access_key,
         });
         let delay = state.delays.get(op).copied().unwrap_or_default();
+        let throttled_op = matches!(
+            op,
+            "ListDetectors"
+                | "ListCoverage"
+                | "DescribeAddon"
+                | "ListUpdates"
+                | "DescribeUpdate"
+                | "UpdateAddon"
+        );
+        if throttled_op
+            && state.throttle_every > 0
+            && state.requests.len() % state.throttle_every == 0
+        {
+            state.throttled += 1;
+            return rest_error(&Failure {
+                status: 400,
+                code: "ThrottlingException",
+                message: "Rate exceeded",
+                times: None,
+            });
+        }
         if let Some(queue) = state.failures.get_mut(op)
             && let Some(failure) = queue.front().cloned()
         {
