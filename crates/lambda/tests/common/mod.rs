@@ -534,7 +534,7 @@ impl Respond for Responder {
         );
         if throttled_op
             && state.throttle_every > 0
-            && state.requests.len() % state.throttle_every == 0
+            && state.requests.len().is_multiple_of(state.throttle_every)
         {
             state.throttled += 1;
             return rest_error(&Failure {
