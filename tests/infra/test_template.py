@@ -148,6 +148,13 @@ def test_every_setting_the_function_reads_is_wired(template: dict[str, Any], fun
         assert name in template["Parameters"] or name in template["Resources"], name
 
 
+def test_the_emulator_stand_in_is_never_deployed(function: dict[str, Any]) -> None:
+    # EMULATOR_FUNCTION_ARN is for `cargo lambda watch` only (Lambda always
+    # sends the real ARN, so it would be inert); the stack still never sets it.
+    assert "EMULATOR_FUNCTION_ARN" not in function["Properties"]["Environment"]["Variables"]
+    assert "EMULATOR_FUNCTION_ARN" not in json.dumps(function)
+
+
 def test_parameter_defaults(template: dict[str, Any]) -> None:
     params = template["Parameters"]
     assert params["RemediationMode"]["Default"] == "dry-run"

@@ -41,7 +41,8 @@ pub use ids::{
 };
 pub use issue::{AddonIssueCode, Issue, IssueType};
 pub use pipeline::{
-    AuditRead, Invocation, Limits, Next, Pipeline, Settings, Undelivered, WriteResult,
+    AuditRead, EMULATOR_INVOKED_FUNCTION_ARN, EMULATOR_STAND_IN_TIMEOUT_MS, Invocation, Limits,
+    Next, Pipeline, Settings, StandIn, Undelivered, WriteResult,
 };
 pub use policy::{Policy, RemediationMode};
 pub use render::{Alert, Message, MessageFormat, Summary, render, render_message, summary};

@@ -83,6 +83,28 @@ pub struct Settings {
     pub follow_up: Option<FollowUpSettings>,
 }
 
+/// What `cargo lambda watch` sends as every invocation's function ARN: a
+/// literal, never a real ARN, so locally the function could never verify
+/// where it runs (and would never reach a write or an approval).
+pub const EMULATOR_INVOKED_FUNCTION_ARN: &str = "function-arn";
+
+/// The deployed function's timeout (`infra/template.yaml`): the deadline an
+/// emulator invocation gets when its own is unusable (`cargo lambda watch`
+/// sends `600000`, a duration, where Lambda sends a time).
+pub const EMULATOR_STAND_IN_TIMEOUT_MS: u64 = 30_000;
+
+/// Whether the emulator stand-in (`EMULATOR_FUNCTION_ARN`) was used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StandIn {
+    /// None configured: the runtime's word, as sent.
+    NotConfigured,
+    /// The runtime was the emulator: the stand-in ARN, and a deadline
+    /// `EMULATOR_STAND_IN_TIMEOUT_MS` away when the emulator's is unusable.
+    Applied,
+    /// Configured, but the runtime sent a real ARN (Lambda itself): ignored.
+    Ignored,
+}
+
 /// Where and when this invocation runs, as the shell observed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Invocation {
@@ -104,6 +126,41 @@ pub struct Invocation {
 }
 
 impl Invocation {
+    /// A Lambda invocation from what the runtime sent. The runtime's word is
+    /// final, except when the runtime is the local emulator (it sent exactly
+    /// [`EMULATOR_INVOKED_FUNCTION_ARN`]) and a stand-in ARN was configured:
+    /// then the invocation is what Lambda would have sent, the stand-in ARN
+    /// and a usable deadline. Lambda never sends the placeholder, so a
+    /// stand-in left in a deployed function's environment changes nothing.
+    pub fn from_runtime(
+        invoked_arn: &str,
+        now_ms: u64,
+        deadline_ms: u64,
+        emulator_stand_in: Option<&str>,
+    ) -> (Invocation, StandIn) {
+        match emulator_stand_in {
+            None => (
+                Invocation::lambda(invoked_arn, now_ms, Some(deadline_ms)),
+                StandIn::NotConfigured,
+            ),
+            Some(stand_in) if invoked_arn == EMULATOR_INVOKED_FUNCTION_ARN => {
+                let deadline_ms = if deadline_ms > now_ms {
+                    deadline_ms
+                } else {
+                    now_ms.saturating_add(EMULATOR_STAND_IN_TIMEOUT_MS)
+                };
+                (
+                    Invocation::lambda(stand_in, now_ms, Some(deadline_ms)),
+                    StandIn::Applied,
+                )
+            }
+            Some(_) => (
+                Invocation::lambda(invoked_arn, now_ms, Some(deadline_ms)),
+                StandIn::Ignored,
+            ),
+        }
+    }
+
     /// A Lambda invocation: the function's ARN, the clock and the deadline.
     pub fn lambda(function_arn: &str, now_ms: u64, deadline_ms: Option<u64>) -> Invocation {
         let function = match FunctionIdentity::from_arn(function_arn) {

@@ -13,8 +13,9 @@ use coverage_core::facts::{
 };
 use coverage_core::follow_up::{FollowUpNote, ScheduleKind};
 use coverage_core::{
-    Fact, FactRequest, Facts, FollowUpSettings, Invocation, Limits, MessageFormat, Next, Pipeline,
-    Policy, RemediationMode, RoleArn, ScheduleGroupName, ScheduleResult, Settings, WriteResult,
+    EMULATOR_INVOKED_FUNCTION_ARN, EMULATOR_STAND_IN_TIMEOUT_MS, Fact, FactRequest, Facts,
+    FollowUpSettings, Invocation, Limits, MessageFormat, Next, Pipeline, Policy, RemediationMode,
+    RoleArn, ScheduleGroupName, ScheduleResult, Settings, StandIn, WriteResult,
 };
 use serde_json::{Value, json};
 
@@ -486,6 +487,59 @@ fn an_unparsable_function_arn_is_a_fact_that_stops_the_write() {
         panic!()
     };
     assert_eq!(message.attributes["outcome"], "skipped-function-unverified");
+}
+
+#[test]
+fn the_emulator_stand_in_replaces_only_the_emulator_placeholder() {
+    const STAND_IN: &str = "arn:aws:lambda:us-east-1:111122223333:function:local";
+    const REAL: &str = "arn:aws:lambda:eu-west-1:444455556666:function:deployed";
+    let account = |invocation: &Invocation| match &invocation.function {
+        Fact::Known(identity) => identity.account.to_string(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(EMULATOR_INVOKED_FUNCTION_ARN, "function-arn");
+    // `cargo lambda watch`: the placeholder and a duration for a deadline.
+    let (emulated, stand_in) =
+        Invocation::from_runtime("function-arn", NOW_MS, 600_000, Some(STAND_IN));
+    assert_eq!(stand_in, StandIn::Applied);
+    assert_eq!(account(&emulated), "111122223333");
+    assert_eq!(
+        emulated.deadline_ms,
+        Some(NOW_MS + EMULATOR_STAND_IN_TIMEOUT_MS)
+    );
+    assert_eq!(emulated.unusable_deadline_ms, None);
+    // An emulator that does send a usable deadline keeps it.
+    let (kept, _) =
+        Invocation::from_runtime("function-arn", NOW_MS, NOW_MS + 5_000, Some(STAND_IN));
+    assert_eq!(kept.deadline_ms, Some(NOW_MS + 5_000));
+    // A deadline of exactly now is no time left: the stand-in's applies.
+    let (now, _) = Invocation::from_runtime("function-arn", NOW_MS, NOW_MS, Some(STAND_IN));
+    assert_eq!(now.deadline_ms, Some(NOW_MS + EMULATOR_STAND_IN_TIMEOUT_MS));
+
+    // Without a stand-in the emulator stays unverified, its deadline unusable.
+    let (bare, stand_in) = Invocation::from_runtime("function-arn", NOW_MS, 600_000, None);
+    assert_eq!(stand_in, StandIn::NotConfigured);
+    assert!(matches!(&bare.function, Fact::Unavailable(_)));
+    assert_eq!(bare.deadline_ms, None);
+    assert_eq!(bare.unusable_deadline_ms, Some(600_000));
+
+    // Lambda's real ARN always wins, with its own deadline, even over a stand-in.
+    for configured in [Some(STAND_IN), None] {
+        let (real, stand_in) = Invocation::from_runtime(REAL, NOW_MS, 600_000, configured);
+        assert_eq!(account(&real), "444455556666");
+        assert_eq!(real.unusable_deadline_ms, Some(600_000));
+        let expected = if configured.is_some() {
+            StandIn::Ignored
+        } else {
+            StandIn::NotConfigured
+        };
+        assert_eq!(stand_in, expected);
+    }
+    // Anything but the exact placeholder is the runtime's own word.
+    let (near, stand_in) =
+        Invocation::from_runtime("function-arn ", NOW_MS, 600_000, Some(STAND_IN));
+    assert_eq!(stand_in, StandIn::Ignored);
+    assert!(matches!(&near.function, Fact::Unavailable(_)));
 }
 
 #[test]

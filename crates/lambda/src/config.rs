@@ -53,6 +53,11 @@ pub struct Config {
     pub approval_key_id: Option<String>,
     /// How long an approval token is valid (`APPROVAL_TTL_SECONDS`).
     pub approval_ttl_seconds: u64,
+    /// Local testing only (`EMULATOR_FUNCTION_ARN`): the ARN the function
+    /// takes as its own when the runtime sends `cargo lambda watch`'s
+    /// placeholder instead of one. Ignored under Lambda, which always sends
+    /// the real ARN; `infra/` never sets it.
+    pub emulator_function_arn: Option<String>,
 }
 
 pub const ALERT_TOPIC_ARN: &str = "ALERT_TOPIC_ARN";
@@ -81,6 +86,9 @@ pub const RECONCILING_CONTROLLERS: &str = "RECONCILING_CONTROLLERS";
 /// Approve mode: the KMS HMAC key (id, ARN or alias) and the token's lifetime.
 pub const APPROVAL_KEY_ID: &str = "APPROVAL_KEY_ID";
 pub const APPROVAL_TTL_SECONDS: &str = "APPROVAL_TTL_SECONDS";
+/// Local testing only: the function ARN that stands in for the emulator's
+/// placeholder (`coverage_core::own_function_arn`).
+pub const EMULATOR_FUNCTION_ARN: &str = "EMULATOR_FUNCTION_ARN";
 /// The longest an approval token may live: a day.
 pub const MAX_APPROVAL_TTL_SECONDS: u64 = 86_400;
 /// The longest audit window: Logs Insights can look further back, but a
@@ -112,6 +120,7 @@ impl Default for Config {
             audit_query_budget: Duration::from_millis(Limits::default().audit_ms),
             approval_key_id: None,
             approval_ttl_seconds: coverage_core::approval::DEFAULT_TTL_SECONDS,
+            emulator_function_arn: None,
         }
     }
 }
@@ -285,6 +294,21 @@ impl Config {
             Some(text) => parse_number(&text, 60, MAX_APPROVAL_TTL_SECONDS)
                 .map_err(|e| fail(APPROVAL_TTL_SECONDS, e.to_string()))?,
         };
+        let emulator_function_arn = match get(EMULATOR_FUNCTION_ARN) {
+            None => None,
+            Some(arn) => match coverage_core::ids::FunctionIdentity::from_arn(&arn) {
+                Ok(_) => Some(arn),
+                Err(_) => {
+                    return Err(fail(
+                        EMULATOR_FUNCTION_ARN,
+                        format!(
+                            "{arn:?} is not a Lambda function ARN \
+                             (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"
+                        ),
+                    ));
+                }
+            },
+        };
         Ok(Config {
             alert_topic_arn,
             message_format,
@@ -309,6 +333,7 @@ impl Config {
             audit_query_budget,
             approval_key_id,
             approval_ttl_seconds,
+            emulator_function_arn,
         })
     }
 }
@@ -457,6 +482,20 @@ mod tests {
             }
         );
         assert_eq!(config.fact_read_timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn the_emulator_stand_in_must_be_a_function_arn() {
+        assert_eq!(config(&[]).unwrap().emulator_function_arn, None);
+        let arn = "arn:aws:lambda:us-east-1:111122223333:function:coverage-local";
+        let set = config(&[(EMULATOR_FUNCTION_ARN, arn)]).unwrap();
+        assert_eq!(set.emulator_function_arn.as_deref(), Some(arn));
+        let error = config(&[(EMULATOR_FUNCTION_ARN, "function-arn")]).unwrap_err();
+        assert_eq!(error.variable, EMULATOR_FUNCTION_ARN);
+        assert!(
+            error.message.contains("not a Lambda function ARN"),
+            "{error}"
+        );
     }
 
     #[test]

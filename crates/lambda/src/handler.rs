@@ -137,9 +137,24 @@ impl App {
             now_ms = now,
             "invocation started"
         );
-        let invocation =
-            Invocation::lambda(&context.invoked_function_arn, now, Some(context.deadline))
-                .with_request_id(&context.request_id);
+        let (invocation, stand_in) = Invocation::from_runtime(
+            &context.invoked_function_arn,
+            now,
+            context.deadline,
+            self.config.emulator_function_arn.as_deref(),
+        );
+        let invocation = invocation.with_request_id(&context.request_id);
+        match stand_in {
+            coverage_core::StandIn::NotConfigured => {}
+            coverage_core::StandIn::Applied => tracing::warn!(
+                invoked = %context.invoked_function_arn,
+                "the runtime is the local emulator: EMULATOR_FUNCTION_ARN stands in for its placeholder ARN (local testing only)"
+            ),
+            coverage_core::StandIn::Ignored => tracing::warn!(
+                invoked = %context.invoked_function_arn,
+                "EMULATOR_FUNCTION_ARN is set but ignored: the runtime sent a function ARN of its own"
+            ),
+        }
         // Expected under `cargo lambda watch` (no real ARN): information, not
         // a warning; the alert states it, and no write can follow.
         if let Fact::Unavailable(why) = &invocation.function {

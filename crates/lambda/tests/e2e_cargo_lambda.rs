@@ -1,7 +1,9 @@
 //! End to end: the function built and run by `cargo lambda watch`, configured
 //! only through environment variables (the SDK's own `AWS_ENDPOINT_URL_<SERVICE>`
 //! points it at moto for SNS and at the fake for EKS and GuardDuty), and every
-//! file in `events/` sent with `cargo lambda invoke --data-file`.
+//! file in `events/` sent with `cargo lambda invoke --data-file`; then approve
+//! mode's whole flow, offer to click, with `EMULATOR_FUNCTION_ARN` standing
+//! in for the ARN the emulator does not send.
 
 // Test helpers may fail loudly: a panic is a test failure.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -103,6 +105,33 @@ impl Drop for Watch {
     }
 }
 
+/// The first invocation waits for cargo to build the function.
+fn wait_until_built(watch: &Watch) {
+    let recovered = repo().join("events/healthy.recovered.json");
+    let started = Instant::now();
+    loop {
+        let output = watch.invoke(&recovered);
+        if let Some(summary) = summary(&output) {
+            assert_eq!(summary["outcome"], "recovery-notice");
+            return;
+        }
+        // A build that failed (a compile error, a linker killed for want of
+        // disk) never answers: say so now rather than after the timeout.
+        let log = watch.log_tail();
+        assert!(
+            !log.contains("error: could not compile"),
+            "cargo lambda watch could not build the function:\n{log}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(20 * 60),
+            "the function never answered:\n{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            watch.log_tail()
+        );
+        std::thread::sleep(Duration::from_secs(3));
+    }
+}
+
 fn summary(output: &Output) -> Option<Value> {
     if !output.status.success() {
         return None;
@@ -142,31 +171,8 @@ async fn every_sample_event_through_cargo_lambda_watch() {
     )
     .unwrap();
     let watch = Watch::start(&env_file, scratch.join("watch.log"));
-
-    // The first invocation waits for cargo to build the function.
+    wait_until_built(&watch);
     let events = repo().join("events");
-    let started = Instant::now();
-    loop {
-        let output = watch.invoke(&events.join("healthy.recovered.json"));
-        if let Some(summary) = summary(&output) {
-            assert_eq!(summary["outcome"], "recovery-notice");
-            break;
-        }
-        // A build that failed (a compile error, a linker killed for want of
-        // disk) never answers: say so now rather than after the timeout.
-        let log = watch.log_tail();
-        assert!(
-            !log.contains("error: could not compile"),
-            "cargo lambda watch could not build the function:\n{log}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(20 * 60),
-            "the function never answered:\n{}\n{}",
-            String::from_utf8_lossy(&output.stderr),
-            watch.log_tail()
-        );
-        std::thread::sleep(Duration::from_secs(3));
-    }
     let mut published = 1;
 
     let names: Vec<String> = common::event_files()
@@ -278,4 +284,128 @@ async fn every_sample_event_through_cargo_lambda_watch() {
         counted += doc["AlertsPublished"].as_f64().unwrap_or(0.0);
     }
     assert_eq!(counted, published as f64, "AlertsPublished in:\n{log}");
+}
+
+/// Approve mode under `cargo lambda watch`: the conflict sample publishes a
+/// chat alert with a token and makes no write; `{"approve": token}` through
+/// `cargo lambda invoke` makes exactly one `UpdateAddon` with the original
+/// event id; a token with one character changed, and the same token a
+/// second time, make none. KMS is the fake's (a real HMAC).
+#[tokio::test]
+async fn the_approve_flow_through_cargo_lambda_watch() {
+    const EVENT_ID: &str = "4f1c2a9e-7b3d-4e8a-9c61-2d5e8f0a1b37";
+    let fake = FakeAws::start().await;
+    let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("e2e-approve");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let env_file = scratch.join("function.env");
+    let endpoints = ["EKS", "GUARDDUTY", "CLOUDWATCH_LOGS", "SNS", "KMS"]
+        .map(|service| format!("AWS_ENDPOINT_URL_{service}={}", fake.uri()));
+    std::fs::write(
+        &env_file,
+        [
+            "AWS_REGION=us-east-1".to_owned(),
+            "AWS_ACCESS_KEY_ID=AKIDTEST".to_owned(),
+            "AWS_SECRET_ACCESS_KEY=test-secret".to_owned(),
+            "AWS_EC2_METADATA_DISABLED=true".to_owned(),
+            format!("ALERT_TOPIC_ARN={}", common::TOPIC),
+            "REMEDIATION_MODE=approve".to_owned(),
+            format!("APPROVAL_KEY_ID={}", common::KMS_KEY_ID),
+            format!("EMULATOR_FUNCTION_ARN={}", common::FUNCTION_ARN),
+            "AWS_LAMBDA_LOG_FORMAT=JSON".to_owned(),
+        ]
+        .into_iter()
+        .chain(endpoints)
+        .collect::<Vec<_>>()
+        .join("\n"),
+    )
+    .unwrap();
+    let watch = Watch::start(&env_file, scratch.join("watch.log"));
+    wait_until_built(&watch);
+
+    // The offer: a token in the chat alert, no write.
+    let conflict = repo().join("events/unhealthy.addon-configuration-conflict.json");
+    let output = watch.invoke(&conflict);
+    let offered = summary(&output).unwrap_or_else(|| {
+        panic!(
+            "{}\n{}",
+            String::from_utf8_lossy(&output.stderr),
+            watch.log_tail()
+        )
+    });
+    assert_eq!(offered["outcome"], "skipped-awaiting-approval", "{offered}");
+    assert!(
+        fake.requests("UpdateAddon").is_empty(),
+        "no write before the click"
+    );
+    assert_eq!(fake.requests("GenerateMac").len(), 1);
+    let (_, message, _) = fake.last_published();
+    let chat: Value = serde_json::from_str(&message).unwrap();
+    assert_eq!(chat["metadata"]["enableCustomActions"], true);
+    let context = &chat["metadata"]["additionalContext"];
+    assert_eq!(context["approveFunction"], common::FUNCTION_ARN);
+    let token = context["approvalToken"].as_str().unwrap().to_owned();
+
+    let approve = |token: &str, name: &str| -> Value {
+        let payload = scratch.join(name);
+        std::fs::write(
+            &payload,
+            serde_json::json!({ "approve": token }).to_string(),
+        )
+        .unwrap();
+        let output = watch.invoke(&payload);
+        summary(&output).unwrap_or_else(|| {
+            panic!(
+                "{name}: {}\n{}",
+                String::from_utf8_lossy(&output.stderr),
+                watch.log_tail()
+            )
+        })
+    };
+
+    // One character changed: refused, no call.
+    let mut bytes = token.clone().into_bytes();
+    let at = bytes.len() - 3;
+    bytes[at] = if bytes[at] == b'A' { b'B' } else { b'A' };
+    let tampered = approve(&String::from_utf8(bytes).unwrap(), "tampered.json");
+    assert!(
+        tampered["outcome"]
+            .as_str()
+            .is_some_and(|outcome| outcome.starts_with("approval-")),
+        "{tampered}"
+    );
+    assert!(fake.requests("UpdateAddon").is_empty());
+
+    // The click: exactly one OVERWRITE, with the original event id.
+    let approved = approve(&token, "approve.json");
+    assert_eq!(approved["outcome"], "update-started", "{approved}");
+    let updates = fake.requests("UpdateAddon");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].json()["clientRequestToken"], EVENT_ID);
+    assert_eq!(updates[0].json()["resolveConflicts"], "OVERWRITE");
+    let (_, message, _) = fake.last_published();
+    let chat: Value = serde_json::from_str(&message).unwrap();
+    let description = chat["content"]["description"].as_str().unwrap();
+    assert!(description.contains("Approved in chat"), "{description}");
+
+    // The second click on the same button: no second update.
+    let again = approve(&token, "approve-again.json");
+    assert!(
+        again["outcome"]
+            .as_str()
+            .is_some_and(|outcome| outcome.starts_with("skipped-")),
+        "{again}"
+    );
+    assert_eq!(
+        fake.requests("UpdateAddon").len(),
+        1,
+        "never a second update"
+    );
+
+    // The log says the stand-in was used, as a warning.
+    let log = std::fs::read_to_string(scratch.join("watch.log")).unwrap();
+    assert!(
+        log.contains("EMULATOR_FUNCTION_ARN stands in"),
+        "{}",
+        watch.log_tail()
+    );
 }
