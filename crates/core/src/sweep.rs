@@ -29,7 +29,8 @@ use crate::policy::{MemberAccounts, RemediationMode};
 /// optional, as AWS may leave any out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CoverageResource {
-    /// The account the listing was made in (whose credentials asked).
+    /// The cluster's account, as GuardDuty gives it (else the account the
+    /// listing was made in): an administrator's listing names its members'.
     pub account: String,
     pub cluster: Option<String>,
     /// `HEALTHY`, `UNHEALTHY` or anything else AWS says.
@@ -125,15 +126,14 @@ pub fn event_id(account: &str, cluster: &str, updated_at: Option<i64>) -> String
 }
 
 /// The coverage event GuardDuty would have sent for an unhealthy cluster,
-/// as the pipeline decodes it: envelope account the function's own (as a
-/// forwarded member event's is), resource account the listed one, time the
-/// coverage's `updatedAt` (none when AWS gave none: the pipeline then
-/// refuses to act, "time does not parse"). `None` without a cluster name.
-pub fn synthesized_event(
-    resource: &CoverageResource,
-    function_account: &str,
-    region: &str,
-) -> Option<Value> {
+/// as the pipeline decodes it: the cluster's account in the envelope and as
+/// the resource account (a member's event reaches the hub with its own
+/// account in the envelope; an envelope of the hub's with a member's
+/// resource is an administrator's copy, which the guardrails never act
+/// on), time the coverage's `updatedAt` (none when AWS gave none: the
+/// pipeline then refuses to act, "time does not parse"). `None` without a
+/// cluster name.
+pub fn synthesized_event(resource: &CoverageResource, region: &str) -> Option<Value> {
     let cluster = resource.cluster.as_deref()?;
     let time = resource.updated_at.map(format_time);
     Some(json!({
@@ -141,7 +141,7 @@ pub fn synthesized_event(
         "id": event_id(&resource.account, cluster, resource.updated_at),
         "detail-type": "GuardDuty Runtime Protection Unhealthy",
         "source": "aws.guardduty",
-        "account": function_account,
+        "account": resource.account,
         "time": time,
         "region": region,
         "resources": [],
@@ -235,6 +235,22 @@ pub fn accounts_to_sweep(own: &str, members: &MemberAccounts) -> Vec<String> {
         }
     }
     accounts
+}
+
+/// A listing's resources without those another listing of this sweep
+/// answers for. A GuardDuty administrator's `ListCoverage` includes its
+/// members' clusters; a member that is swept itself is counted and acted on
+/// from its own listing only, so no cluster is run or counted twice. A
+/// member the sweep does not list stays in the administrator's view.
+pub fn own_view(
+    listed_account: &str,
+    resources: Vec<CoverageResource>,
+    swept: &[String],
+) -> Vec<CoverageResource> {
+    resources
+        .into_iter()
+        .filter(|r| r.account == listed_account || !swept.iter().any(|a| *a == r.account))
+        .collect()
 }
 
 /// What became of one unhealthy, partial or unknown cluster.

@@ -163,7 +163,7 @@ fn conflict() -> CoverageResource {
 
 #[test]
 fn an_unhealthy_cluster_becomes_the_event_the_pipeline_decodes() {
-    let event = sweep::synthesized_event(&conflict(), "111122223333", "us-east-1").unwrap();
+    let event = sweep::synthesized_event(&conflict(), "us-east-1").unwrap();
     assert_eq!(event["time"], "2026-03-14T09:24:34Z");
     assert_eq!(event["detail"]["lastUpdatedAt"], "2026-03-14T09:24:34Z");
     assert_eq!(event["detail"]["resourceAccountId"], "111122223333");
@@ -175,20 +175,23 @@ fn an_unhealthy_cluster_becomes_the_event_the_pipeline_decodes() {
     assert!(matches!(pipeline.poll(), Next::Gather { .. }));
     let plan_id = sweep::event_id("111122223333", "prod-payments", Some(1_773_480_274));
     assert_eq!(pipeline.event().envelope.id, plan_id);
-    // A member's: the envelope is the hub's, the resource account the member's.
+    // A member's: the member's account in the envelope too, as its own
+    // event forwarded to the hub has it (the hub's account there would make
+    // it an administrator's copy, never acted on).
     let mut member = conflict();
     member.account = "444455556666".to_owned();
-    let event = sweep::synthesized_event(&member, "111122223333", "us-east-1").unwrap();
-    assert_eq!(event["account"], "111122223333");
+    let event = sweep::synthesized_event(&member, "us-east-1").unwrap();
+    assert_eq!(event["account"], "444455556666");
     assert_eq!(event["detail"]["resourceAccountId"], "444455556666");
+    // (crates/lambda/tests/sweep.rs: the member's conflict is remediated.)
     // No time from AWS: no time in the event (the pipeline then refuses to act).
     let mut undated = conflict();
     undated.updated_at = None;
-    let event = sweep::synthesized_event(&undated, "111122223333", "us-east-1").unwrap();
+    let event = sweep::synthesized_event(&undated, "us-east-1").unwrap();
     assert_eq!(event["time"], Value::Null);
     let mut nameless = conflict();
     nameless.cluster = None;
-    assert!(sweep::synthesized_event(&nameless, "111122223333", "us-east-1").is_none());
+    assert!(sweep::synthesized_event(&nameless, "us-east-1").is_none());
 }
 
 fn request() -> OverwriteRequest {
@@ -297,6 +300,44 @@ fn the_sweep_covers_its_own_account_and_the_listed_members() {
     assert!(sweep::is_sweep(&serde_json::json!({"sweep": {}})));
     assert!(!sweep::is_sweep(&serde_json::json!({"follow_up": {}})));
     assert!(!sweep::is_sweep(&serde_json::json!(["sweep"])));
+}
+
+#[test]
+fn an_administrators_listing_leaves_swept_members_to_their_own() {
+    let own = "111122223333";
+    let member = "444455556666";
+    let unlisted = "777788889999";
+    let of = |account: &str, cluster: &str| CoverageResource {
+        account: account.to_owned(),
+        cluster: Some(cluster.to_owned()),
+        ..resource(Some("UNHEALTHY"), Some(0), Some(3))
+    };
+    let swept = vec![own.to_owned(), member.to_owned()];
+    // The administrator's listing: its own, a swept member's, an unswept one's.
+    let admin = vec![of(own, "a"), of(member, "b"), of(unlisted, "c")];
+    let clusters = |view: Vec<CoverageResource>| -> Vec<(String, String)> {
+        view.into_iter()
+            .map(|r| (r.account, r.cluster.unwrap()))
+            .collect()
+    };
+    assert_eq!(
+        clusters(sweep::own_view(own, admin, &swept)),
+        [
+            (own.to_owned(), "a".to_owned()),
+            (unlisted.to_owned(), "c".to_owned())
+        ]
+    );
+    // The member's own listing keeps its own clusters.
+    assert_eq!(
+        clusters(sweep::own_view(member, vec![of(member, "b")], &swept)),
+        [(member.to_owned(), "b".to_owned())]
+    );
+    // Only the own account swept: the administrator's view is the whole view.
+    let alone = vec![own.to_owned()];
+    assert_eq!(
+        sweep::own_view(own, vec![of(own, "a"), of(member, "b")], &alone).len(),
+        2
+    );
 }
 
 #[test]

@@ -107,6 +107,7 @@ impl App {
         let policy = &settings.policy;
         let accounts = sweep::accounts_to_sweep(&own, &policy.members);
         tracing::info!(accounts = accounts.len(), "sweep started");
+        let swept = accounts.clone();
 
         // Listing, account by account.
         let listings: Vec<(String, Option<Listing>)> = bounded(accounts, |account| {
@@ -141,6 +142,7 @@ impl App {
                     });
                 }
                 Some(Ok(resources)) => {
+                    let resources = sweep::own_view(&account, resources, &swept);
                     reports.push(AccountReport::listed(&account, &resources));
                     for resource in resources {
                         let status = sweep::status_of(&resource);
@@ -263,7 +265,7 @@ impl App {
         if !deadlines.may_start_cluster(now) {
             return report;
         }
-        let Some(event) = sweep::synthesized_event(&resource, own, region) else {
+        let Some(event) = sweep::synthesized_event(&resource, region) else {
             report.done = "no-cluster-name".to_owned();
             return report;
         };

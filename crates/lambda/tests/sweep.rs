@@ -201,6 +201,102 @@ async fn enforce_sweep_remediates_only_the_conflict_and_posts_one_digest() {
     assert!(listings.iter().all(|b| b["maxResults"] == 50));
 }
 
+/// A member account's conflict, found by the sweep: remediated as the
+/// member's own event would be, read and written with the member role's
+/// credentials, with the sweep's stable event id as the idempotency token.
+#[tokio::test]
+async fn a_member_accounts_conflict_is_remediated_with_the_member_role() {
+    let fake = FakeAws::start().await;
+    fake.set(|state| {
+        state.fleet.insert(
+            ACCOUNT.to_owned(),
+            vec![fleet_resource(ACCOUNT, "all-good", "HEALTHY", None, 5, 5)],
+        );
+        state.fleet.insert(
+            MEMBER.to_owned(),
+            vec![fleet_resource(
+                MEMBER,
+                "member-conflict",
+                "UNHEALTHY",
+                Some(CONFLICT),
+                0,
+                3,
+            )],
+        );
+        // The guardrail's own coverage read, filtered on the cluster.
+        state.coverage_cluster = Some("member-conflict");
+    });
+    let summary = sweep(&app(&fake, RemediationMode::Enforce).await).await;
+    let conflict = summary
+        .clusters
+        .iter()
+        .find(|c| c.cluster == "member-conflict")
+        .unwrap();
+    assert_eq!(conflict.account, MEMBER);
+    assert_eq!(conflict.done, "update-started", "{conflict:?}");
+    let updates = fake.requests("UpdateAddon");
+    assert_eq!(updates.len(), 1, "{updates:?}");
+    assert!(updates[0].path.contains("/clusters/member-conflict/"));
+    assert_eq!(
+        updates[0].access_key.as_deref(),
+        Some(common::assumed_key(MEMBER).as_str()),
+        "written with the member role's credentials"
+    );
+    let assumed = fake.requests("AssumeRole");
+    assert!(
+        assumed.iter().all(
+            |r| r.form()["RoleArn"].contains(&format!(":iam::{MEMBER}:role/"))
+                || r.form()["RoleArn"].contains(&format!(":iam::{UNREACHABLE}:role/"))
+        ),
+        "only member roles are assumed"
+    );
+    // The member's own alert, in the member's thread, then the digest.
+    let alert = published(&fake)
+        .into_iter()
+        .find(|m| {
+            m["metadata"]["threadId"]
+                == format!("guardduty-coverage/{MEMBER}/us-east-1/member-conflict")
+        })
+        .expect("the remediation's own alert");
+    assert!(
+        alert["content"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("OVERWRITE"),
+        "{alert}"
+    );
+}
+
+/// A hub that is the GuardDuty administrator: its own `ListCoverage` also
+/// names the member's clusters. The member's cluster is counted and run
+/// once, from the member's own listing.
+#[tokio::test]
+async fn an_administrators_listing_does_not_count_a_swept_member_twice() {
+    let fake = FakeAws::start().await;
+    fake.set(|state| {
+        let member_conflict =
+            fleet_resource(MEMBER, "member-conflict", "UNHEALTHY", Some(CONFLICT), 0, 3);
+        state.fleet.insert(
+            ACCOUNT.to_owned(),
+            vec![
+                fleet_resource(ACCOUNT, "all-good", "HEALTHY", None, 5, 5),
+                member_conflict.clone(),
+            ],
+        );
+        state.fleet.insert(MEMBER.to_owned(), vec![member_conflict]);
+        state.coverage_cluster = Some("member-conflict");
+    });
+    let summary = sweep(&app(&fake, RemediationMode::Enforce).await).await;
+    assert_eq!((summary.healthy, summary.unhealthy), (1, 1), "{summary:?}");
+    let named: Vec<&str> = summary
+        .clusters
+        .iter()
+        .map(|c| c.cluster.as_str())
+        .collect();
+    assert_eq!(named, ["member-conflict"]);
+    assert_eq!(fake.requests("UpdateAddon").len(), 1);
+}
+
 #[tokio::test]
 async fn a_second_sweep_does_not_repeat_the_remediation() {
     let fake = FakeAws::start().await;
