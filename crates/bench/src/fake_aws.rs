@@ -3,7 +3,8 @@
 //! change found) and SNS Publish calls the function makes, answered as the real services shape them (a
 //! DEGRADED add-on with no update history, so the configuration-conflict
 //! event goes all the way to the UpdateAddon write). Stateless, so every
-//! cold start sees the same world; it only counts what it was asked.
+//! cold start sees the same world; it only counts what it was asked. With a
+//! `Fleet` (the sweep benchmark) the fleet answers, or throttles, first.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +18,7 @@ use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{Value, json};
 
+use crate::fleet::{Call, Fleet};
 use crate::server::Journal;
 
 const ACCOUNT: &str = "111122223333";
@@ -33,6 +35,8 @@ pub struct FakeAws {
     /// function then measures a failure path instead of the real one.
     unknown: Mutex<Vec<String>>,
     published: AtomicU64,
+    /// The sweep benchmark's accounts and clusters (`None`: the event benchmark).
+    fleet: Option<Arc<Fleet>>,
 }
 
 impl FakeAws {
@@ -40,6 +44,15 @@ impl FakeAws {
     pub fn new(journal: Arc<Journal>) -> FakeAws {
         FakeAws {
             journal,
+            ..FakeAws::default()
+        }
+    }
+
+    /// The sweep benchmark's fake: `fleet` answers what it owns.
+    pub fn with_fleet(journal: Arc<Journal>, fleet: Arc<Fleet>) -> FakeAws {
+        FakeAws {
+            journal,
+            fleet: Some(fleet),
             ..FakeAws::default()
         }
     }
@@ -63,9 +76,9 @@ impl FakeAws {
         let arrived = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
+        let headers = request.headers().clone();
         // CloudWatch Logs speaks JSON 1.1: the operation is in X-Amz-Target.
-        let target = request
-            .headers()
+        let target = headers
             .get("x-amz-target")
             .and_then(|value| value.to_str().ok())
             .unwrap_or_default()
@@ -77,51 +90,32 @@ impl FakeAws {
             }
         };
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let (operation, response) = match (&method, segments.as_slice()) {
-            (&Method::GET, ["clusters", cluster, "addons", addon]) => {
-                ("DescribeAddon", json_ok(&describe_addon(cluster, addon)))
-            }
-            (&Method::POST, ["clusters", _, "addons", _, "update"]) => (
-                "UpdateAddon",
-                json_ok(&json!({"update": update("bench-update")})),
-            ),
-            (&Method::GET, ["clusters", _, "updates"]) => {
-                ("ListUpdates", json_ok(&json!({"updateIds": []})))
-            }
-            (&Method::GET, ["clusters", _, "updates", id]) => {
-                ("DescribeUpdate", json_ok(&json!({"update": update(id)})))
-            }
-            (&Method::GET, ["detector"]) => (
-                "ListDetectors",
-                json_ok(&json!({"detectorIds": [DETECTOR]})),
-            ),
-            (&Method::POST, ["detector", detector, "coverage"]) => {
-                ("ListCoverage", json_ok(&list_coverage(detector, &body)))
-            }
-            (&Method::POST, ["detector", _, "coverage", "statistics"]) => (
-                "GetCoverageStatistics",
-                json_ok(
-                    &json!({"coverageStatistics": {"countByCoverageStatus": {"HEALTHY": 11, "UNHEALTHY": 2}}}),
-                ),
-            ),
-            (&Method::POST, [""]) if target == "Logs_20140328.StartQuery" => (
-                "StartQuery",
-                json_11_ok(&json!({"queryId": "bench-query-1"})),
-            ),
-            (&Method::POST, [""]) if target == "Logs_20140328.GetQueryResults" => (
-                "GetQueryResults",
-                json_11_ok(&json!({"status": "Complete", "results": [],
-                    "statistics": {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}})),
-            ),
-            (&Method::POST, [""]) if is_publish(&body) => {
-                let n = self.published.fetch_add(1, Ordering::Relaxed) + 1;
-                ("Publish", xml_ok(publish_response(n)))
-            }
-            _ => {
-                let form = String::from_utf8_lossy(&body);
-                let detail = form.chars().take(120).collect::<String>();
-                return self.unknown(&method, &path, &detail);
-            }
+        let Some(operation) = operation_of(&method, &segments, &target, &body) else {
+            let form = String::from_utf8_lossy(&body);
+            let detail = form.chars().take(120).collect::<String>();
+            return self.unknown(&method, &path, &detail);
+        };
+        // The sweep's fleet answers (or throttles) first; what it leaves
+        // to the canned world is answered as for the event benchmark.
+        let fleet_answer = self.fleet.as_ref().and_then(|fleet| {
+            fleet.answer(
+                operation,
+                &Call {
+                    segments: &segments,
+                    headers: &headers,
+                    body: &body,
+                },
+            )
+        });
+        let response = match fleet_answer {
+            Some(response) => response,
+            None => match self.canned(operation, &segments, &body) {
+                Some(response) => response,
+                None => {
+                    let detail = format!("{operation} has no canned answer");
+                    return self.unknown(&method, &path, &detail);
+                }
+            },
         };
         if let Ok(mut counts) = self.operations.lock() {
             *counts.entry(operation).or_default() += 1;
@@ -130,6 +124,41 @@ impl FakeAws {
         self.journal
             .note(Instant::now(), format!("{operation} answered"));
         response
+    }
+
+    /// The event benchmark's answers: one DEGRADED add-on with a
+    /// configuration conflict, whatever the cluster.
+    fn canned(
+        &self,
+        operation: &'static str,
+        segments: &[&str],
+        body: &[u8],
+    ) -> Option<Response<Full<Bytes>>> {
+        Some(match (operation, segments) {
+            ("DescribeAddon", ["clusters", cluster, "addons", addon]) => {
+                json_ok(&describe_addon(cluster, addon))
+            }
+            ("UpdateAddon", _) => json_ok(&json!({"update": update("bench-update")})),
+            ("ListUpdates", _) => json_ok(&json!({"updateIds": []})),
+            ("DescribeUpdate", ["clusters", _, "updates", id]) => {
+                json_ok(&json!({"update": update(id)}))
+            }
+            ("ListDetectors", _) => json_ok(&json!({"detectorIds": [DETECTOR]})),
+            ("ListCoverage", ["detector", detector, "coverage"]) => {
+                json_ok(&list_coverage(detector, body))
+            }
+            ("GetCoverageStatistics", _) => json_ok(
+                &json!({"coverageStatistics": {"countByCoverageStatus": {"HEALTHY": 11, "UNHEALTHY": 2}}}),
+            ),
+            ("StartQuery", _) => json_11_ok(&json!({"queryId": "bench-query-1"})),
+            ("GetQueryResults", _) => json_11_ok(&json!({"status": "Complete", "results": [],
+                "statistics": {"recordsMatched": 0.0, "recordsScanned": 0.0, "bytesScanned": 0.0}})),
+            ("Publish", _) => {
+                let n = self.published.fetch_add(1, Ordering::Relaxed) + 1;
+                xml_ok(publish_response(n))
+            }
+            _ => return None,
+        })
     }
 
     fn unknown(&self, method: &Method, path: &str, detail: &str) -> Response<Full<Bytes>> {
@@ -142,7 +171,39 @@ impl FakeAws {
     }
 }
 
-fn now() -> u64 {
+/// The operation a request is, by the route (REST JSON: EKS, GuardDuty),
+/// `X-Amz-Target` (JSON 1.1: CloudWatch Logs) or the form's `Action`
+/// (awsQuery: SNS, STS).
+fn operation_of(
+    method: &Method,
+    segments: &[&str],
+    target: &str,
+    body: &[u8],
+) -> Option<&'static str> {
+    Some(match (method, segments) {
+        (&Method::GET, ["clusters", _, "addons", _]) => "DescribeAddon",
+        (&Method::POST, ["clusters", _, "addons", _, "update"]) => "UpdateAddon",
+        (&Method::GET, ["clusters", _, "updates"]) => "ListUpdates",
+        (&Method::GET, ["clusters", _, "updates", _]) => "DescribeUpdate",
+        (&Method::GET, ["detector"]) => "ListDetectors",
+        (&Method::POST, ["detector", _, "coverage"]) => "ListCoverage",
+        (&Method::POST, ["detector", _, "coverage", "statistics"]) => "GetCoverageStatistics",
+        (&Method::POST, [""]) if target == "Logs_20140328.StartQuery" => "StartQuery",
+        (&Method::POST, [""]) if target == "Logs_20140328.GetQueryResults" => "GetQueryResults",
+        (&Method::POST, [""]) if has_action(body, "Publish") => "Publish",
+        (&Method::POST, [""]) if has_action(body, "AssumeRole") => "AssumeRole",
+        _ => return None,
+    })
+}
+
+/// Whether an awsQuery form body's action is `action`.
+fn has_action(body: &[u8], action: &str) -> bool {
+    let field = format!("Action={action}");
+    body.split(|byte| *byte == b'&')
+        .any(|pair| pair == field.as_bytes())
+}
+
+pub fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| elapsed.as_secs())
@@ -200,19 +261,13 @@ fn list_coverage(detector: &str, body: &[u8]) -> Value {
     }]})
 }
 
-/// An awsQuery form body whose action is Publish.
-fn is_publish(body: &[u8]) -> bool {
-    body.split(|byte| *byte == b'&')
-        .any(|field| field == b"Action=Publish")
-}
-
-fn publish_response(n: u64) -> String {
+pub fn publish_response(n: u64) -> String {
     format!(
         r#"<PublishResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishResult><MessageId>bench-{n}</MessageId></PublishResult><ResponseMetadata><RequestId>bench</RequestId></ResponseMetadata></PublishResponse>"#
     )
 }
 
-fn json_ok(body: &Value) -> Response<Full<Bytes>> {
+pub fn json_ok(body: &Value) -> Response<Full<Bytes>> {
     respond(
         StatusCode::OK,
         "application/json",
@@ -220,7 +275,7 @@ fn json_ok(body: &Value) -> Response<Full<Bytes>> {
     )
 }
 
-fn json_11_ok(body: &Value) -> Response<Full<Bytes>> {
+pub fn json_11_ok(body: &Value) -> Response<Full<Bytes>> {
     respond(
         StatusCode::OK,
         "application/x-amz-json-1.1",
@@ -228,11 +283,15 @@ fn json_11_ok(body: &Value) -> Response<Full<Bytes>> {
     )
 }
 
-fn xml_ok(body: String) -> Response<Full<Bytes>> {
+pub fn xml_ok(body: String) -> Response<Full<Bytes>> {
     respond(StatusCode::OK, "text/xml", Bytes::from(body))
 }
 
-fn respond(status: StatusCode, content_type: &'static str, body: Bytes) -> Response<Full<Bytes>> {
+pub fn respond(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Bytes,
+) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response

@@ -3,13 +3,16 @@
 //! CPU quota) over several cold starts, and reports init, first-event and
 //! warm latencies and peak RSS. This file owns the command line, the run
 //! loop and the report; speed goals live in reports, never in this code.
+//! `--sweep` benchmarks the scheduled sweep over a fleet instead (`sweep`).
 
 mod cgroup;
 mod fake_aws;
+mod fleet;
 mod run;
 mod runtime_api;
 mod server;
 mod stats;
+mod sweep;
 mod tls;
 
 use std::collections::BTreeMap;
@@ -39,10 +42,11 @@ struct Cli {
     #[arg(long, default_value = "events")]
     events: PathBuf,
     /// How many fresh processes to start and measure.
-    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, default_value_t = 7, value_parser = clap::value_parser!(u16).range(1..),
+          conflicts_with = "sweep")]
     cold_starts: u16,
     /// Events handed out after the first one, per cold start.
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 200, conflicts_with = "sweep")]
     warm_events: usize,
     /// Run the function with this share of one CPU (a 128 MB Lambda gets about 7%).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -59,6 +63,8 @@ struct Cli {
     /// Where the function's stdout and stderr go (appended).
     #[arg(long, default_value = "/dev/null")]
     function_log: PathBuf,
+    #[command(flatten)]
+    sweep: sweep::SweepOptions,
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -127,12 +133,15 @@ async fn bench(cli: Cli) -> Result<bool> {
     let binary_bytes = std::fs::metadata(&binary)
         .with_context(|| format!("cannot stat {}", binary.display()))?
         .len();
+    if cli.sweep.sweep {
+        return sweep::bench(&cli, binary, binary_bytes).await;
+    }
     let events = EventSet::load(&cli.events)?;
 
     let pki = tls::Pki::generate()?;
     let journal = Arc::new(Journal::default());
     let fake = Arc::new(FakeAws::new(journal.clone()));
-    let endpoints = pki.serve_fake_aws(&fake, &journal).await?;
+    let endpoints = pki.serve_fake_aws(&fake, &journal, 3).await?;
     let [eks, guardduty, sns] = endpoints.as_slice() else {
         bail!("expected three fake AWS endpoints");
     };

@@ -111,6 +111,91 @@ pub struct Setup<'a> {
     pub event_timeout: Duration,
 }
 
+impl Setup<'_> {
+    pub fn launch(&self) -> Launch<'_> {
+        Launch {
+            binary: self.binary,
+            env: self.env,
+            function_log: self.function_log,
+            quota: self.quota,
+        }
+    }
+}
+
+/// How a function process is started: the same for the event benchmark's
+/// cold starts and the sweep's runs, so both measure the same thing.
+#[derive(Debug, Clone, Copy)]
+pub struct Launch<'a> {
+    pub binary: &'a Path,
+    /// The environment, except `AWS_LAMBDA_RUNTIME_API` (per process).
+    pub env: &'a [(String, String)],
+    pub function_log: &'a Path,
+    pub quota: Option<&'a CpuQuota>,
+}
+
+/// One process that gets one invocation (the sweep benchmark's run): init,
+/// the invocation's latency and raw response, the peak RSS after it.
+#[derive(Debug, Default)]
+pub struct Single {
+    pub init_ms: Option<f64>,
+    /// Hand-out to `/response` (or `/error`).
+    pub latency_ms: Option<f64>,
+    /// The response body, or the invocation error's.
+    pub response: Option<Result<Bytes, String>>,
+    pub peak_rss_kb: Option<u64>,
+    /// Why the run stopped early (timeout, exit, init error).
+    pub failure: Option<String>,
+    /// Runtime API requests it does not have.
+    pub unexpected: Vec<String>,
+}
+
+/// Start a fresh process, hand it `event` as its first invocation, wait for
+/// the answer and for its next `/next`, read its peak RSS, kill it.
+/// Failures are recorded, never returned, as in `cold_start`.
+pub async fn single_invocation(
+    launch: Launch<'_>,
+    event: &Event,
+    request_id: String,
+    init_timeout: Duration,
+    timeout: Duration,
+) -> Single {
+    let mut single = Single::default();
+    let mut slot = None;
+    let result = async {
+        let driver = slot.insert(Driver::spawn(launch).await?);
+        let first_next = driver
+            .wait_for_next(init_timeout, "reach /next (init)")
+            .await?;
+        single.init_ms = Some(ms(first_next - driver.spawned));
+        let (latency, response) = driver.invoke_raw(event, request_id, timeout).await?;
+        single.latency_ms = Some(ms(latency));
+        single.response = Some(response);
+        driver
+            .wait_for_next(timeout, "ask for the next event")
+            .await?;
+        single.peak_rss_kb = Some(driver.peak_rss_kb()?);
+        anyhow::Ok(())
+    }
+    .await;
+    if let Err(error) = result {
+        single.failure = Some(format!("{error:#}"));
+    }
+    if let Some(driver) = slot {
+        single.unexpected = driver
+            .timeline
+            .iter()
+            .filter(|mark| mark.what == "unexpected")
+            .filter_map(|mark| mark.detail.clone())
+            .collect();
+        if let Err(error) = driver.stop().await
+            && single.failure.is_none()
+        {
+            single.failure = Some(format!("{error:#}"));
+        }
+    }
+    single
+}
+
 /// One entry of a run's timeline, in ms since just before `spawn()`: the
 /// Runtime API's requests and hand-outs, and the fake AWS's handshakes and
 /// requests (`what` = "aws").
@@ -179,42 +264,8 @@ async fn drive(
     samples: &mut RunSamples,
     slot: &mut Option<Driver>,
 ) -> Result<()> {
-    let api = RuntimeApi::start().await?;
-    let mut command = match setup.quota {
-        Some(quota) => {
-            let (program, args) = quota.wrap(setup.binary);
-            let mut command = Command::new(program);
-            command.args(args);
-            command
-        }
-        None => Command::new(setup.binary),
-    };
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(setup.function_log)
-        .with_context(|| format!("cannot open {}", setup.function_log.display()))?;
-    let log_err = log.try_clone().context("cannot share the function log")?;
-    command
-        .env_clear()
-        .envs(setup.env.iter().map(|(key, value)| (key, value)))
-        .env("AWS_LAMBDA_RUNTIME_API", api.address().to_string())
-        .stdin(Stdio::null())
-        .stdout(log)
-        .stderr(log_err)
-        .kill_on_drop(true);
-
-    let spawned = Instant::now();
-    let child = command
-        .spawn()
-        .with_context(|| format!("cannot start {}", setup.binary.display()))?;
-    let driver = slot.insert(Driver {
-        api,
-        child,
-        spawned,
-        timeline: Vec::new(),
-        handed_out: None,
-    });
+    let driver = slot.insert(Driver::spawn(setup.launch()).await?);
+    let spawned = driver.spawned;
 
     let first_next = driver
         .wait_for_next(setup.init_timeout, "reach /next (init)")
@@ -302,6 +353,46 @@ enum Interrupt {
 }
 
 impl Driver {
+    /// A fresh Runtime API and the function started against it.
+    async fn spawn(launch: Launch<'_>) -> Result<Driver> {
+        let api = RuntimeApi::start().await?;
+        let mut command = match launch.quota {
+            Some(quota) => {
+                let (program, args) = quota.wrap(launch.binary);
+                let mut command = Command::new(program);
+                command.args(args);
+                command
+            }
+            None => Command::new(launch.binary),
+        };
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(launch.function_log)
+            .with_context(|| format!("cannot open {}", launch.function_log.display()))?;
+        let log_err = log.try_clone().context("cannot share the function log")?;
+        command
+            .env_clear()
+            .envs(launch.env.iter().map(|(key, value)| (key, value)))
+            .env("AWS_LAMBDA_RUNTIME_API", api.address().to_string())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .kill_on_drop(true);
+
+        let spawned = Instant::now();
+        let child = command
+            .spawn()
+            .with_context(|| format!("cannot start {}", launch.binary.display()))?;
+        Ok(Driver {
+            api,
+            child,
+            spawned,
+            timeline: Vec::new(),
+            handed_out: None,
+        })
+    }
+
     /// The next report, or why there is none.
     async fn next_report(&mut self, deadline: tokio::time::Instant) -> Result<Report, Interrupt> {
         tokio::select! {
@@ -373,13 +464,28 @@ impl Driver {
         .await
     }
 
-    /// Hand out `event` and wait for its response or error.
+    /// Hand out `event` and wait for its response, which must be an event's summary.
     async fn invoke(
         &mut self,
         event: &Event,
         request_id: String,
         timeout: Duration,
     ) -> Result<Answer> {
+        let (latency, response) = self.invoke_raw(event, request_id, timeout).await?;
+        Ok(match response.and_then(|body| summary(&body)) {
+            Ok(summary) => Answer::Summary { latency, summary },
+            Err(error) => Answer::Failed(format!("{}: {error}", event.name)),
+        })
+    }
+
+    /// Hand out `event` and wait for its response or error: the latency from
+    /// hand-out, and the response body (or the error's, as text).
+    async fn invoke_raw(
+        &mut self,
+        event: &Event,
+        request_id: String,
+        timeout: Duration,
+    ) -> Result<(Duration, Result<Bytes, String>)> {
         self.handed_out = None;
         self.api
             .invoke(Invocation {
@@ -394,7 +500,7 @@ impl Driver {
                     request_id: id,
                     at,
                     body,
-                } if *id == request_id => Some((*at, summary(body))),
+                } if *id == request_id => Some((*at, Ok(body.clone()))),
                 Report::InvocationError {
                     request_id: id,
                     at,
@@ -409,13 +515,7 @@ impl Driver {
             Some((id, handed_out)) if *id == request_id => *handed_out,
             _ => bail!("{request_id} was answered before the Runtime API handed it out"),
         };
-        Ok(match outcome {
-            Ok(summary) => Answer::Summary {
-                latency: at.saturating_duration_since(handed_out),
-                summary,
-            },
-            Err(error) => Answer::Failed(format!("{}: {error}", event.name)),
-        })
+        Ok((at.saturating_duration_since(handed_out), outcome))
     }
 
     /// `VmHWM` of the function's process (kB).

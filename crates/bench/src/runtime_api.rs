@@ -21,7 +21,7 @@ use crate::server::{self, Server};
 
 const FUNCTION_ARN: &str = "arn:aws:lambda:us-east-1:111122223333:function:coverage-bench";
 /// The deadline each invocation is given, as a 30-second function timeout.
-const DEADLINE_MS: u128 = 30_000;
+pub const DEADLINE_MS: u128 = 30_000;
 
 /// One event to hand out.
 #[derive(Debug, Clone)]
