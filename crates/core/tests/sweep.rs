@@ -597,3 +597,79 @@ fn packing_keeps_order_and_fills_each_part() {
         }
     );
 }
+
+#[test]
+fn the_summary_and_the_thread_name_exactly_what_the_digest_holds() {
+    let mut digest = fleet();
+    // Unknown clusters in two accounts add up like the other counts.
+    digest.accounts[0] = AccountReport {
+        account: digest.accounts[0].account.clone(),
+        result: AccountResult::Listed {
+            healthy: 2,
+            unhealthy: 1,
+            partial: 1,
+            unknown: 2,
+            covered_nodes: 3,
+            compatible_nodes: 4,
+        },
+    };
+    digest.accounts[1] = AccountReport {
+        account: digest.accounts[1].account.clone(),
+        result: AccountResult::Listed {
+            healthy: 1,
+            unhealthy: 0,
+            partial: 0,
+            unknown: 3,
+            covered_nodes: 1,
+            compatible_nodes: 1,
+        },
+    };
+    let (_, _, _, unknown) = digest.totals();
+    assert_eq!(unknown, 5);
+    let summary = digest.summary(Vec::new());
+    // Only the account the deadline kept out is "not reached".
+    assert_eq!(summary.not_reached_accounts, ["888888888888"]);
+    assert_eq!(summary.accounts_swept, 20);
+
+    // One thread per sweep: region (only [A-Za-z0-9-], at most 32) and start.
+    assert_eq!(
+        thread_id(&digest),
+        "guardduty-coverage-sweep/us-east-1/1773480400"
+    );
+    digest.region = "eu-west-1\n<!here>/x".to_owned();
+    assert_eq!(
+        thread_id(&digest),
+        "guardduty-coverage-sweep/eu-west-1herex/1773480400"
+    );
+    digest.region = "us-east-1".to_owned();
+    let messages = digest_messages(&digest, MessageFormat::Chat);
+    let body: Value = serde_json::from_str(&messages[0].body).unwrap();
+    assert!(
+        body["content"]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("**Coverage sweep** started 2026-03-14T09:26:40Z"),
+        "{body}"
+    );
+    let text = digest_messages(&digest, MessageFormat::Text);
+    assert!(text[0].body.contains("\nStarted 2026-03-14T09:26:40Z\n"));
+}
+
+#[test]
+fn a_plain_text_digest_is_split_only_past_128_kib() {
+    // A few dozen clusters: a few kilobytes, one part.
+    let mut digest = fleet();
+    digest.clusters.truncate(40);
+    let parts = digest_messages(&digest, MessageFormat::Text);
+    assert_eq!(parts.len(), 1, "{}", parts.len());
+    assert!(parts[0].body.len() > 4 * 1024, "{}", parts[0].body.len());
+    // The whole fleet: more than 128 KiB of lines, so parts, each within it.
+    let digest = fleet();
+    let lines: usize = digest_lines(&digest).iter().map(|l| l.len() + 1).sum();
+    assert!(lines > 128 * 1024, "{lines}");
+    let parts = digest_messages(&digest, MessageFormat::Text);
+    assert_eq!(parts.len(), lines.div_ceil(128 * 1024), "{lines}");
+    for part in &parts {
+        assert!(part.body.len() <= 128 * 1024 + 200, "{}", part.body.len());
+    }
+}

@@ -172,10 +172,9 @@ impl App {
                 unusable_deadline_ms: None,
                 ..invocation.clone()
             };
-            let own = own.clone();
             let region = region.clone();
             async move {
-                self.run_cluster(resource, &own, &region, invocation, &deadlines)
+                self.run_cluster(resource, &region, invocation, &deadlines)
                     .await
             }
         })
@@ -247,7 +246,6 @@ impl App {
     async fn run_cluster(
         &self,
         resource: CoverageResource,
-        own: &str,
         region: &str,
         mut invocation: Invocation,
         deadlines: &SweepDeadlines,
