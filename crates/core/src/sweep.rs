@@ -249,7 +249,7 @@ pub fn own_view(
 ) -> Vec<CoverageResource> {
     resources
         .into_iter()
-        .filter(|r| r.account == listed_account || !swept.iter().any(|a| *a == r.account))
+        .filter(|r| r.account == listed_account || !swept.contains(&r.account))
         .collect()
 }
 
