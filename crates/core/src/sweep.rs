@@ -253,6 +253,24 @@ pub fn own_view(
         .collect()
 }
 
+/// The order a sweep runs its unhealthy clusters in: the listing's,
+/// rotated by a hash of the sweep's start second. When the deadline cuts a
+/// large fleet short, the clusters not reached then differ from sweep to
+/// sweep instead of being the same tail every time (a plain `start % n`
+/// would repeat whenever `n` divides the schedule's period).
+pub fn fair_order<T>(mut items: Vec<T>, started_ms: u64) -> Vec<T> {
+    let len = items.len() as u64;
+    if len > 1 {
+        // splitmix64's finalizer: consecutive seconds spread over all of u64.
+        let mut x = (started_ms / 1000).wrapping_add(0x9e37_79b9_7f4a_7c15);
+        x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        x ^= x >> 31;
+        items.rotate_left(usize::try_from(x % len).unwrap_or(0));
+    }
+    items
+}
+
 /// What became of one unhealthy, partial or unknown cluster.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ClusterReport {

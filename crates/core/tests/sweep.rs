@@ -673,3 +673,44 @@ fn a_plain_text_digest_is_split_only_past_128_kib() {
         assert!(part.body.len() <= 128 * 1024 + 200, "{}", part.body.len());
     }
 }
+
+#[test]
+fn each_sweep_starts_its_unhealthy_clusters_somewhere_else() {
+    let clusters: Vec<u32> = (0..40).collect();
+    let six_hours_ms = 6 * 3600 * 1000;
+    let start = 1_773_480_400_000;
+    let mut firsts = std::collections::BTreeSet::new();
+    for sweep_number in 0..12 {
+        let ordered = sweep::fair_order(clusters.clone(), start + sweep_number * six_hours_ms);
+        // A rotation: every cluster once, the listing's order kept around it.
+        let mut sorted = ordered.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, clusters);
+        let first = ordered[0];
+        assert!(
+            ordered
+                .iter()
+                .zip(ordered.iter().skip(1))
+                .all(|(a, b)| *b == (*a + 1) % 40)
+        );
+        firsts.insert(first);
+    }
+    // 40 divides the 6-hour period in seconds: `start % 40` would be one
+    // offset for ever; the hash gives (nearly) one per sweep.
+    assert!(firsts.len() >= 8, "{firsts:?}");
+    // The same start, the same order; a single cluster and none are as given.
+    assert_eq!(
+        sweep::fair_order(clusters.clone(), start),
+        sweep::fair_order(clusters.clone(), start + 999)
+    );
+    assert_eq!(sweep::fair_order(vec![7], start), [7]);
+    // The hash itself, pinned (splitmix64's finalizer; any change to it is
+    // a deliberate one): the first cluster of 40, 1,000 and 7.
+    let first_of = |n: u32, at: u64| sweep::fair_order((0..n).collect(), at)[0];
+    let offsets: Vec<u32> = (0..12)
+        .map(|k| first_of(40, start + k * six_hours_ms))
+        .collect();
+    assert_eq!(offsets, [23, 24, 9, 17, 10, 38, 5, 8, 33, 24, 38, 11]);
+    assert_eq!((first_of(1000, start), first_of(7, start)), (63, 5));
+    assert!(sweep::fair_order(Vec::<u32>::new(), start).is_empty());
+}

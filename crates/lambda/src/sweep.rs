@@ -164,7 +164,9 @@ impl App {
             }
         }
 
-        // Every unhealthy cluster through the event's pipeline.
+        // Every unhealthy cluster through the event's pipeline, in an order
+        // that changes from sweep to sweep (what a deadline leaves out, too).
+        let unhealthy = sweep::fair_order(unhealthy, started_ms);
         let ran: Vec<ClusterReport> = bounded(unhealthy, |resource| {
             let invocation = Invocation {
                 now_ms: None,
