@@ -618,58 +618,13 @@ fn publish(run: &mut RunCalls, body: &[u8]) -> Response<Full<Bytes>> {
 
 /// An `application/x-www-form-urlencoded` body's fields.
 fn form_fields(body: &[u8]) -> HashMap<String, String> {
-    body.split(|byte| *byte == b'&')
-        .filter_map(|pair| {
-            let at = pair.iter().position(|byte| *byte == b'=')?;
-            Some((percent_decode(&pair[..at]), percent_decode(&pair[at + 1..])))
-        })
-        .collect()
+    url::form_urlencoded::parse(body).into_owned().collect()
 }
 
-fn percent_decode(text: &[u8]) -> String {
-    let hex = |byte: u8| char::from(byte).to_digit(16);
-    let mut bytes = Vec::with_capacity(text.len());
-    let mut i = 0;
-    while i < text.len() {
-        match text[i] {
-            b'+' => bytes.push(b' '),
-            b'%' => match (
-                text.get(i + 1).copied().and_then(hex),
-                text.get(i + 2).copied().and_then(hex),
-            ) {
-                (Some(high), Some(low)) => {
-                    bytes.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
-                    i += 2;
-                }
-                _ => bytes.push(b'%'),
-            },
-            byte => bytes.push(byte),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// Seconds since the epoch as ISO 8601 UTC (STS's `Expiration`), by the
-/// civil-from-days algorithm (H. Hinnant), to need no date crate.
+/// Seconds since the epoch as ISO 8601 UTC (STS's `Expiration`).
 fn iso8601(secs: u64) -> String {
-    let days = i64::try_from(secs / 86_400).unwrap_or(0);
-    let rem = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    humantime::format_rfc3339_seconds(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
+        .to_string()
 }
 
 #[cfg(test)]
@@ -690,6 +645,7 @@ mod tests {
         assert_eq!(form["Message"], "{\"a\": 1}");
         assert_eq!(form["Bad"], "%zz");
         assert_eq!(form["End"], "%4");
+        assert_eq!(form.len(), 4);
     }
 
     #[test]
