@@ -260,7 +260,7 @@ pub fn own_view(
 /// would repeat whenever `n` divides the schedule's period).
 pub fn fair_order<T>(mut items: Vec<T>, started_ms: u64) -> Vec<T> {
     let len = items.len() as u64;
-    if len > 1 {
+    if len > 0 {
         // splitmix64's finalizer: consecutive seconds spread over all of u64.
         let mut x = (started_ms / 1000).wrapping_add(0x9e37_79b9_7f4a_7c15);
         x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
